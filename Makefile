@@ -1,0 +1,110 @@
+# HelpIM room bot.  Plain make: each program links only what it needs.
+
+PREFIX	?= /usr/local
+BINDIR	?= $(PREFIX)/bin
+MANDIR	?= $(PREFIX)/share/man
+SHAREDIR ?= $(PREFIX)/share/helpim
+DESTDIR	?=
+
+CC	?= cc
+CFLAGS	?= -O2 -g
+CFLAGS	+= -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wpedantic -Wshadow \
+	   -Wstrict-prototypes -Wmissing-prototypes -Wpointer-arith \
+	   -Wwrite-strings -Wformat=2 -Wno-format-nonliteral -Wcast-qual
+PKG	= pkg-config
+BSD_CFLAGS	= $$($(PKG) --cflags libbsd-overlay)
+BSD_LIBS	= $$($(PKG) --libs libbsd-overlay)
+XMPP_CFLAGS	= $$($(PKG) --cflags libstrophe)
+XMPP_LIBS	= $$($(PKG) --libs libstrophe)
+PQ_CFLAGS	= $$($(PKG) --cflags libpq)
+PQ_LIBS		= $$($(PKG) --libs libpq)
+ALL_CFLAGS	= $(CFLAGS) $(BSD_CFLAGS) $(XMPP_CFLAGS) $(PQ_CFLAGS)
+
+PROGS	= helpim-conf helpim-mkrooms helpim-rooms helpim-watch \
+	  helpim-setstatus helpim-chat
+SCRIPTS	= $(wildcard bin/helpim-*)
+MAN1	= $(wildcard man/*.1)
+MAN5	= $(wildcard man/*.5)
+MAN7	= $(wildcard man/*.7)
+MAN8	= $(wildcard man/*.8)
+BATS	?= bats
+
+all: $(PROGS)
+
+src/conf.o src/line.o: src/helpim.h
+
+.c.o:
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+helpim-conf: src/helpim-conf.o src/conf.o
+	$(CC) $(LDFLAGS) -o $@ src/helpim-conf.o src/conf.o $(BSD_LIBS)
+helpim-mkrooms: src/helpim-mkrooms.o src/conf.o src/line.o
+	$(CC) $(LDFLAGS) -o $@ src/helpim-mkrooms.o src/conf.o src/line.o $(XMPP_LIBS) $(PQ_LIBS) $(BSD_LIBS)
+helpim-rooms: src/helpim-rooms.o src/conf.o src/line.o
+	$(CC) $(LDFLAGS) -o $@ src/helpim-rooms.o src/conf.o src/line.o $(PQ_LIBS) $(BSD_LIBS)
+helpim-watch: src/helpim-watch.o src/conf.o src/line.o
+	$(CC) $(LDFLAGS) -o $@ src/helpim-watch.o src/conf.o src/line.o $(XMPP_LIBS) $(BSD_LIBS)
+helpim-setstatus: src/helpim-setstatus.o src/conf.o src/line.o
+	$(CC) $(LDFLAGS) -o $@ src/helpim-setstatus.o src/conf.o src/line.o $(PQ_LIBS) $(BSD_LIBS)
+helpim-chat: src/helpim-chat.o src/line.o
+	$(CC) $(LDFLAGS) -o $@ src/helpim-chat.o src/line.o $(XMPP_LIBS) $(BSD_LIBS)
+
+$(PROGS:%=src/%.o): src/helpim.h
+
+# Installs what the build and the suite need from Debian when root;
+# otherwise says what to run.
+DEPS	= gcc make pkg-config libstrophe-dev libpq-dev libbsd-dev prosody \
+	  lua-dbi-sqlite3 postgresql bats bats-assert bats-support bats-file \
+	  mandoc util-linux procps iproute2
+deps:
+	@missing=$$(for p in $(DEPS); do \
+		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
+		grep -q '^install ok installed' || echo $$p; done); \
+	[ -z "$$missing" ] && exit 0; \
+	if [ "$$(id -u)" = 0 ]; then \
+		echo "installing: $$missing"; \
+		{ apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			--no-install-recommends $$missing; } >.deps.log 2>&1 || \
+			{ cat .deps.log; exit 1; }; \
+	else \
+		echo "missing packages; run as root:" >&2; \
+		echo "  apt-get install -y $$missing" >&2; exit 1; \
+	fi
+
+check: deps
+	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory lint
+	$(BATS) t
+
+lint:
+	@mandoc -Tlint -W warning $(MAN1) $(MAN5) $(MAN7) $(MAN8)
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@bin/helpim-demo
+
+install: all
+	mkdir -p $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \
+		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man7 \
+		$(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(SHAREDIR)/sql
+	install -m 755 $(PROGS) $(SCRIPTS) $(DESTDIR)$(BINDIR)
+	install -m 644 $(MAN1) $(DESTDIR)$(MANDIR)/man1
+	install -m 644 $(MAN5) $(DESTDIR)$(MANDIR)/man5
+	install -m 644 $(MAN7) $(DESTDIR)$(MANDIR)/man7
+	[ -z "$(MAN8)" ] || install -m 644 $(MAN8) $(DESTDIR)$(MANDIR)/man8
+	install -m 644 sql/*.sql $(DESTDIR)$(SHAREDIR)/sql
+	install -m 644 etc/helpim.conf $(DESTDIR)$(SHAREDIR)
+
+uninstall:
+	for f in $(PROGS) $(notdir $(SCRIPTS)); do rm -f $(DESTDIR)$(BINDIR)/$$f; done
+	for f in $(MAN1); do rm -f $(DESTDIR)$(MANDIR)/man1/$${f#man/}; done
+	for f in $(MAN5); do rm -f $(DESTDIR)$(MANDIR)/man5/$${f#man/}; done
+	for f in $(MAN7); do rm -f $(DESTDIR)$(MANDIR)/man7/$${f#man/}; done
+	for f in $(MAN8); do rm -f $(DESTDIR)$(MANDIR)/man8/$${f#man/}; done
+	rm -rf $(DESTDIR)$(SHAREDIR)
+
+clean:
+	rm -f $(PROGS) src/*.o .deps.log
+
+.PHONY: all check deps lint demo install uninstall clean

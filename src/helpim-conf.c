@@ -1,0 +1,69 @@
+/* helpim-conf: check the configuration, print the values of keys for scripts. */
+
+#include <err.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "helpim.h"
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: helpim-conf [-n] [-f file] [key ...]\n");
+	exit(EXIT_PERM);
+}
+
+static int
+print(const struct conf *c, const char *k)
+{
+	if (strcmp(k, "password") == 0) {
+		warnx("the password is not printed");
+		return -1;
+	}
+#define STR(x)	if (strcmp(k, #x) == 0) { puts(c->x); return 0; }
+#define INT(x)	if (strcmp(k, #x) == 0) { printf("%d\n", c->x); return 0; }
+#define DUR(x)	if (strcmp(k, #x) == 0) { printf("%lld\n", c->x); return 0; }
+	STR(path) STR(jid) STR(password_file) STR(resource) STR(nick)
+	STR(server) INT(port) STR(cafile) STR(muc_domain) STR(room_prefix)
+	INT(pool_size) INT(max_rooms) INT(max_chatters) INT(history_length)
+	STR(db) STR(instance) DUR(grace) DUR(staff_claim_timeout)
+	DUR(client_claim_timeout) DUR(linger) DUR(refill_interval)
+	if (strcmp(k, "tls") == 0) {
+		puts(c->tls == TLS_OFF ? "off" : "required");
+		return 0;
+	}
+	warnx("unknown key '%s'", k);
+	return -1;
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct conf c;
+	const char *file = NULL;
+	int ch, rc = 0;
+
+	while ((ch = getopt(argc, argv, "f:n")) != -1)
+		switch (ch) {
+		case 'f':
+			file = optarg;
+			break;
+		case 'n':
+			break;
+		default:
+			usage();
+		}
+	argc -= optind;
+	argv += optind;
+
+	if (conf_load(&c, conf_path(file), 0) == -1)
+		return EXIT_PERM;
+	for (; argc > 0; argc--, argv++)
+		if (print(&c, *argv) == -1)
+			rc = EXIT_PERM;
+	if (fflush(stdout) == EOF)
+		err(EXIT_TEMP, "stdout");
+	return rc;
+}

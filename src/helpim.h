@@ -1,0 +1,79 @@
+/* Shared declarations: configuration (conf.c) and line protocols (line.c). */
+
+#ifndef HELPIM_H
+#define HELPIM_H
+
+#include <stddef.h>
+#include <limits.h>
+
+/* Exit codes, as in every EXIT STATUS section. */
+#define EXIT_NO		1	/* a negative answer */
+#define EXIT_PERM	100	/* permanent failure: do not restart */
+#define EXIT_TEMP	111	/* temporary failure: restart me */
+
+#define CONF_DEFAULT	"/etc/helpim/helpim.conf"
+
+enum { TLS_REQUIRED, TLS_OFF };
+
+struct conf {
+	char	 path[PATH_MAX];
+	char	 jid[1024];
+	char	 password[1024];	/* secret; filled only with CONF_SECRET */
+	char	 password_file[PATH_MAX];
+	char	 resource[256];
+	char	 nick[256];
+	char	 server[256];
+	int	 port;
+	int	 tls;
+	char	 cafile[PATH_MAX];
+	char	 muc_domain[256];
+	char	 room_prefix[64];
+	int	 pool_size;
+	int	 max_rooms;
+	int	 max_chatters;
+	int	 history_length;
+	char	 db[1024];
+	char	 instance[64];
+	/* timers, in milliseconds */
+	long long grace;
+	long long staff_claim_timeout;
+	long long client_claim_timeout;
+	long long linger;
+	long long refill_interval;
+};
+
+#define CONF_SECRET	0x1	/* read the XMPP password (inline or from its file) */
+
+const char	*conf_path(const char *);
+int		 conf_load(struct conf *, const char *, int);
+void		 conf_clear(struct conf *);
+int		 conf_duration(const char *, long long *);
+
+/*
+ * Line protocols (man/helpim-protocol.7): fields separated by '|',
+ * free text percent-encoded, at most LINE_MAX_LEN bytes without the newline.
+ */
+#define LINE_MAX_LEN	8192
+#define LINE_FIELDS	16
+#define FEED_VERSION	"helpim-feed|1"
+#define EVENTS_VERSION	"helpim-events|1"
+#define TIME_LEN	sizeof("2026-01-01T00:00:00.000Z")
+
+struct lread {
+	char		 buf[LINE_MAX_LEN + 2];
+	size_t		 len;		/* bytes in buf */
+	size_t		 off;		/* start of the next line in buf */
+	unsigned long	 lineno;	/* number of the line last returned */
+	int		 toolong;	/* discarding the rest of a long line */
+	int		 eof;
+};
+
+int	 lread_fill(struct lread *, int);
+char	*lread_next(struct lread *);
+int	 line_split(char *, char **, int);
+int	 line_decode(char *);
+size_t	 line_encode(char *, size_t, const char *);
+void	 line_time(char *, size_t);
+int	 line_count(const char *, int *);
+
+#endif
