@@ -20,14 +20,13 @@ PQ_CFLAGS	= $$($(PKG) --cflags libpq)
 PQ_LIBS		= $$($(PKG) --libs libpq)
 ALL_CFLAGS	= $(CFLAGS) $(BSD_CFLAGS) $(XMPP_CFLAGS) $(PQ_CFLAGS)
 
-PROGS	= helpim-conf helpim-mkrooms helpim-rooms helpim-watch \
-	  helpim-setstatus helpim-chat
+PROGS	= $(patsubst src/%.c,%,$(wildcard src/helpim-*.c))
 SCRIPTS	= $(wildcard bin/helpim-*)
 MAN1	= $(wildcard man/*.1)
 MAN5	= $(wildcard man/*.5)
 MAN7	= $(wildcard man/*.7)
 MAN8	= $(wildcard man/*.8)
-BATS	?= bats
+TESTS	?=
 
 all: $(PROGS)
 
@@ -55,7 +54,7 @@ $(PROGS:%=src/%.o): src/helpim.h
 # otherwise says what to run.
 DEPS	= gcc make pkg-config libstrophe-dev libpq-dev libbsd-dev prosody \
 	  lua-dbi-sqlite3 postgresql bats bats-assert bats-support bats-file \
-	  mandoc util-linux procps iproute2
+	  mandoc shellcheck util-linux procps iproute2
 deps:
 	@missing=$$(for p in $(DEPS); do \
 		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
@@ -75,10 +74,12 @@ deps:
 check: deps
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory lint
-	$(BATS) t
+	@t/run $(TESTS)
 
 lint:
 	@mandoc -Tlint -W warning $(MAN1) $(MAN5) $(MAN7) $(MAN8)
+	@shellcheck -s sh $(SCRIPTS)
+	@shellcheck -s bash t/run t/helper.bash
 
 demo: deps
 	@$(MAKE) --no-print-directory all

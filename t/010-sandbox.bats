@@ -1,0 +1,86 @@
+#!/usr/bin/env bats
+# The throwaway Prosody and PostgreSQL of helpim-sandbox.
+
+load helper
+
+alive() {
+	# processes of this sandbox that still run (zombies do not count)
+	ps -eo stat=,args= | grep -F "$1" | grep -v -e '^Z' -e grep || true
+}
+
+@test "the sandbox comes up, answers, and goes down leaving nothing" {
+	SB=$(mktemp -d /tmp/helpim-sb.XXXXXX)
+	run -0 helpim-sandbox start "$SB"
+	. "$SB/env"
+	run -0 ss -Hltn "sport = :$XMPP_PORT"
+	assert_output --partial "127.0.0.1:$XMPP_PORT"
+	run -0 psql -XAtc 'select current_database()'
+	assert_output helpim
+	# PostgreSQL listens on its socket only
+	run -0 psql -XAtc 'show listen_addresses'
+	assert_output ""
+	run -0 helpim-conf -f "$SB/helpim.conf" -n
+	run -0 stat -c %a "$SB/helpim.conf"
+	assert_output 600
+	run -0 alive "$SB"
+	refute_output ""
+	run -0 helpim-sandbox stop "$SB"
+	run -0 alive "$SB"
+	assert_output ""
+	rm -rf "$SB"
+}
+
+@test "as root the servers run as an unprivileged user" {
+	SB=$(mktemp -d /tmp/helpim-sb.XXXXXX)
+	helpim-sandbox start "$SB"
+	run -0 sh -c "ps -eo user=,args= | grep -F '$SB' | grep -e prosody -e postgres | grep -v grep | cut -d' ' -f1 | sort -u"
+	if [ "$(id -u)" = 0 ]; then
+		assert_output nobody
+	else
+		assert_output "$(id -un)"
+	fi
+	helpim-sandbox stop "$SB"
+	rm -rf "$SB"
+}
+
+@test "an ordinary user can run the sandbox too" {
+	[ "$(id -u)" = 0 ] || skip "already an ordinary user"
+	d=$(mktemp -d /tmp/helpim-sbu.XXXXXX)
+	cp "$top/bin/helpim-sandbox" "$d/"
+	chmod 755 "$d"
+	chown nobody "$d"
+	run -0 setpriv --reuid=nobody --regid=nogroup --clear-groups \
+		env HOME="$d" "$d/helpim-sandbox" start "$d/sb"
+	run -0 alive "$d/sb"
+	refute_output ""
+	run -0 setpriv --reuid=nobody --regid=nogroup --clear-groups \
+		env HOME="$d" "$d/helpim-sandbox" stop "$d/sb"
+	run -0 alive "$d/sb"
+	assert_output ""
+	rm -rf "$d"
+}
+
+@test "a stopped XMPP server comes back on the same port" {
+	SB=$(mktemp -d /tmp/helpim-sb.XXXXXX)
+	helpim-sandbox start "$SB"
+	. "$SB/env"
+	run -0 helpim-sandbox stop-xmpp "$SB"
+	run -1 sh -c "ss -Hltn 'sport = :$XMPP_PORT' | grep -q ."
+	run -0 helpim-sandbox start-xmpp "$SB"
+	run -0 ss -Hltn "sport = :$XMPP_PORT"
+	assert_output --partial LISTEN
+	run -0 helpim-sandbox stop-db "$SB"
+	run -2 psql -XAtc 'select 1'
+	run -0 helpim-sandbox start-db "$SB"
+	run -0 psql -XAtc 'select 1'
+	helpim-sandbox stop "$SB"
+	rm -rf "$SB"
+}
+
+@test "a directory that is not empty is refused" {
+	d=$(mktemp -d /tmp/helpim-sb.XXXXXX)
+	touch "$d/x"
+	run -100 helpim-sandbox start "$d"
+	assert_output "helpim-sandbox: $d is not empty"
+	rm -rf "$d"
+}

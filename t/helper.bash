@@ -1,0 +1,91 @@
+# Loaded by every test file: paths, the sandbox, and a participant client.
+
+bats_require_minimum_version 1.5.0
+
+top=$(cd "$BATS_TEST_DIRNAME/.." && pwd)
+PATH=$top:$top/bin:$PATH
+export PATH
+
+bats_load_library bats-support
+bats_load_library bats-assert
+bats_load_library bats-file
+
+# Start a sandbox for this file (call from setup_file) with the schema applied.
+sandbox_up() {
+	SB=$(mktemp -d /tmp/helpim-sb.XXXXXX)
+	export SB
+	helpim-sandbox start "$SB" >&2
+	# shellcheck disable=SC1091
+	. "$SB/env"
+	export HELPIM_CONF=$SB/helpim.conf
+	helpim-initdb 2>/dev/null
+}
+
+sandbox_down() {
+	[ -n "${SB:-}" ] || return 0
+	for f in "$BATS_FILE_TMPDIR"/*.pid; do
+		[ -e "$f" ] && kill "$(cat "$f")" 2>/dev/null
+	done
+	helpim-sandbox stop "$SB"
+	rm -rf "$SB"
+}
+
+sql() {
+	psql -X -A -t -q -v ON_ERROR_STOP=1 -c "$1"
+}
+
+# wait_until SECONDS CMD...: retry CMD every 0.1 s until it succeeds.
+wait_until() {
+	local n=$(($1 * 10))
+	shift
+	while ! "$@" 2>/dev/null; do
+		n=$((n - 1))
+		if [ "$n" -le 0 ]; then
+			echo "wait_until: timed out: $*" >&2
+			return 1
+		fi
+		sleep 0.1
+	done
+}
+
+# A participant: helpim-chat reading commands from a fifo.
+chat_start() {
+	local d=$BATS_FILE_TMPDIR f closes=
+	rm -f "$d/$1.in" "$d/$1.out" "$d/$1.fd"
+	mkfifo "$d/$1.in"
+	# the other participants' fifos stay out of this one
+	for f in "$d"/*.fd; do
+		[ -e "$f" ] && closes="$closes $(cat "$f")>&-"
+	done
+	eval "helpim-chat -p \"\$XMPP_PORT\" -d \"\$ANON_DOMAIN\" <\"\$d/\$1.in\" \
+		>\"\$d/\$1.out\" 2>\"\$d/\$1.err\" 3>&- $closes &"
+	echo $! >"$d/$1.pid"
+	# hold the fifo open for writing until chat_stop
+	eval "exec {fd}>\"$d/$1.in\""
+	echo "$fd" >"$d/$1.fd"
+	chat_wait "$1" '^online '
+}
+
+chat() {
+	local fd
+	fd=$(cat "$BATS_FILE_TMPDIR/$1.fd")
+	printf '%s\n' "$2" >&"$fd"
+}
+
+chat_wait() {
+	wait_until "${3:-10}" grep -qE "$2" "$BATS_FILE_TMPDIR/$1.out" || {
+		echo "chat_wait $1 '$2': got:" >&2
+		cat "$BATS_FILE_TMPDIR/$1.out" >&2
+		return 1
+	}
+}
+
+chat_stop() {
+	local d=$BATS_FILE_TMPDIR fd pid
+	fd=$(cat "$d/$1.fd")
+	pid=$(cat "$d/$1.pid")
+	eval "exec $fd>&-"
+	rm -f "$d/$1.fd"
+	wait_until 5 sh -c "! kill -0 $pid" || kill -9 "$pid" 2>/dev/null
+	rm -f "$d/$1.pid"
+}
