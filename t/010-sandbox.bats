@@ -84,3 +84,14 @@ alive() {
 	assert_output "helpim-sandbox: $d is not empty"
 	rm -rf "$d"
 }
+
+@test "participants log in anonymously and may not create rooms" {
+	SB=$(mktemp -d /tmp/helpim-sb.XXXXXX)
+	helpim-sandbox start "$SB"
+	. "$SB/env"
+	run -0 sh -c "printf 'join new@$MUC_DOMAIN eve\n' | timeout 10 helpim-chat -p $XMPP_PORT -d $ANON_DOMAIN 2>&1"
+	assert_line --regexp "^online [^@]+@$ANON_DOMAIN/"
+	assert_line "error new@$MUC_DOMAIN not-allowed"
+	helpim-sandbox stop "$SB"
+	rm -rf "$SB"
+}
