@@ -536,11 +536,15 @@ on_conn(xmpp_conn_t *cn, xmpp_conn_event_t ev, int error,
 static void
 on_log(void *arg, xmpp_log_level_t level, const char *area, const char *msg)
 {
+	const char *p;
+
 	(void)arg;
 	(void)area;
 	if (strstr(msg, "auth failed") != NULL ||
 	    strstr(msg, "Cannot authenticate") != NULL)
 		authfail = 1;
+	else if ((p = strstr(msg, "connection failed, error ")) != NULL)
+		strlcpy(lasterr, strerror(atoi(p + 25)), sizeof(lasterr));
 	else if (level >= XMPP_LEVEL_ERROR)
 		strlcpy(lasterr, msg, sizeof(lasterr));
 }
@@ -621,6 +625,16 @@ xmpp_down(void)
 
 /* The database: lock, count, and the batched insert. */
 
+static const char *
+pqerr(PGconn *d)
+{
+	static char buf[512];
+
+	strlcpy(buf, PQerrorMessage(d), sizeof(buf));
+	buf[strcspn(buf, "\n")] = '\0';
+	return buf;
+}
+
 static PGconn *
 db_connect(void)
 {
@@ -630,7 +644,7 @@ db_connect(void)
 
 	d = PQconnectdbParams(keys, vals, 1);
 	if (PQstatus(d) != CONNECTION_OK) {
-		warnx("database: %s", PQerrorMessage(d));
+		warnx("database: %s", pqerr(d));
 		PQfinish(d);
 		return NULL;
 	}
@@ -644,7 +658,7 @@ db_exec(const char *sql, int n, const char *const *p, ExecStatusType want)
 
 	res = PQexecParams(db, sql, n, NULL, p, NULL, NULL, 0);
 	if (PQresultStatus(res) != want) {
-		warnx("database: %s", PQerrorMessage(db));
+		warnx("database: %s", pqerr(db));
 		PQclear(res);
 		PQfinish(db);
 		exit(EXIT_TEMP);
@@ -734,7 +748,7 @@ db_send(void)
 	p[1] = abuf + pwoff;
 	p[2] = c.instance;
 	if (!PQsendQueryParams(db, insert_sql, 3, NULL, p, NULL, NULL, 0)) {
-		warnx("database: %s", PQerrorMessage(db));
+		warnx("database: %s", pqerr(db));
 		dbdead = 1;
 	} else
 		dbbusy = 1;
@@ -797,7 +811,7 @@ db_doubt(void)
 			if (rooms[batch[i]].state == S_DB)
 				fail(&rooms[batch[i]], "not inserted", 1);
 	} else
-		warnx("database: %s", PQerrorMessage(d));
+		warnx("database: %s", pqerr(d));
 	PQclear(res);
 	PQfinish(d);
 }
@@ -809,7 +823,7 @@ db_input(void)
 	int i, n, bad = 0;
 
 	if (!PQconsumeInput(db)) {
-		warnx("database: %s", PQerrorMessage(db));
+		warnx("database: %s", pqerr(db));
 		dbbusy = 0;
 		dbdead = 1;
 		db_doubt();
@@ -825,7 +839,7 @@ db_input(void)
 			for (i = 0; i < n; i++)
 				publish(PQgetvalue(res, i, 0));
 		} else {
-			warnx("database: %s", PQerrorMessage(db));
+			warnx("database: %s", pqerr(db));
 			bad = 1;
 		}
 		PQclear(res);
