@@ -61,7 +61,7 @@ static xmpp_ctx_t	*ctx;
 static xmpp_conn_t	*conn;
 static int		 xsock = -1;
 static PGconn		*db;
-static int		 dbbusy;
+static int		 dbbusy, dbbad;
 
 static volatile sig_atomic_t gotsig;
 static int	 verbose;
@@ -820,7 +820,7 @@ static void
 db_input(void)
 {
 	PGresult *res;
-	int i, n, bad = 0;
+	int i, n;
 
 	if (!PQconsumeInput(db)) {
 		warnx("database: %s", pqerr(db));
@@ -840,7 +840,7 @@ db_input(void)
 				publish(PQgetvalue(res, i, 0));
 		} else {
 			warnx("database: %s", pqerr(db));
-			bad = 1;
+			dbbad = 1;
 		}
 		PQclear(res);
 	}
@@ -851,13 +851,14 @@ db_input(void)
 		db_doubt();
 		return;
 	}
-	if (bad)
+	if (dbbad)
 		dbdead = 1;
 	for (i = 0; i < nbatch; i++)
 		if (rooms[batch[i]].state == S_DB)
-			fail(&rooms[batch[i]], bad ? "insert failed" :
+			fail(&rooms[batch[i]], dbbad ? "insert failed" :
 			    "name already in the database", 1);
 	nbatch = 0;
+	dbbad = 0;
 }
 
 static void
