@@ -677,8 +677,16 @@ db_count(long want)
 	PGresult *res;
 	long avail, open, room;
 
-	PQclear(db_exec("SELECT pg_advisory_lock(hashtextextended("
-	    "'helpim-mkrooms ' || $1, 0))", 1, p, PGRES_TUPLES_OK));
+	res = db_exec("SELECT pg_try_advisory_lock(hashtextextended("
+	    "'helpim-mkrooms ' || $1, 0))", 1, p, PGRES_TUPLES_OK);
+	if (strcmp(PQgetvalue(res, 0, 0), "t") != 0) {
+		if (verbose)
+			fprintf(stderr, "helpim-mkrooms: waiting for the other "
+			    "run of instance '%s'\n", c.instance);
+		PQclear(db_exec("SELECT pg_advisory_lock(hashtextextended("
+		    "'helpim-mkrooms ' || $1, 0))", 1, p, PGRES_TUPLES_OK));
+	}
+	PQclear(res);
 	res = db_exec("SELECT count(*) FILTER (WHERE status = 'available'), "
 	    "count(*) FROM helpim.rooms WHERE instance = $1 "
 	    "AND status NOT IN ('closed', 'lost')", 1, p, PGRES_TUPLES_OK);
@@ -838,6 +846,7 @@ db_input(void)
 			n = PQntuples(res);
 			for (i = 0; i < n; i++)
 				publish(PQgetvalue(res, i, 0));
+			fflush(stdout);
 		} else {
 			warnx("database: %s", pqerr(db));
 			dbbad = 1;

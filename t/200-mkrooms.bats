@@ -230,6 +230,23 @@ available() {
 	assert_same_rooms
 }
 
+@test "SIGTERM stops the run cleanly: what was made is published" {
+	local f pid rc=0
+	f=$(conf term instance=term pool_size=0 max_rooms=2000)
+	helpim-mkrooms -c 1000 -j 8 -f "$f" >"$BATS_TEST_TMPDIR/out" \
+		2>"$BATS_TEST_TMPDIR/err" 3>&- &
+	pid=$!
+	wait_until 10 test -s "$BATS_TEST_TMPDIR/out"
+	kill -TERM "$pid"
+	wait "$pid" || rc=$?
+	assert_equal "$rc" 111
+	run -0 cat "$BATS_TEST_TMPDIR/err"
+	assert_output --regexp 'created [0-9]+, failed 0, not tried [1-9]'
+	run -0 sql "SELECT count(*) FROM helpim.rooms WHERE instance = 'term'"
+	assert_output "$(wc -l <"$BATS_TEST_TMPDIR/out")"
+	assert_same_rooms
+}
+
 @test "1000 rooms in one run: distinct names and passwords, and the rate" {
 	local f
 	f=$(conf many instance=many pool_size=0 max_rooms=2000)
@@ -238,8 +255,20 @@ available() {
 	assert_equal "${#lines[@]}" 1000
 	[[ "$stderr" =~ created\ 1000,\ failed\ 0,.*\ rooms/s ]] ||
 		assert_equal "$stderr" "created 1000, failed 0 ... rooms/s"
+	printf '%s\n' "${lines[@]}" >"$BATS_TEST_TMPDIR/out"
+	printf '%s\n' "${stderr_lines[@]}" >"$BATS_TEST_TMPDIR/err"
 	run -0 sql "SELECT count(*), count(DISTINCT jid), count(DISTINCT password)
 		    FROM helpim.rooms WHERE instance = 'many'"
 	assert_output "1000|1000|1000"
+	# stdout holds JIDs only; no password anywhere in the output
+	run -1 grep -cvE '^helpim-[a-z2-7]{16}@rooms\.localhost$' \
+		"$BATS_TEST_TMPDIR/out"
+	assert_output 0
+	sql "SELECT password FROM helpim.rooms WHERE instance = 'many'" \
+		>"$BATS_TEST_TMPDIR/pw"
+	run -1 grep -cFf "$BATS_TEST_TMPDIR/pw" "$BATS_TEST_TMPDIR/out" \
+		"$BATS_TEST_TMPDIR/err"
+	assert_output "$BATS_TEST_TMPDIR/out:0
+$BATS_TEST_TMPDIR/err:0"
 	assert_same_rooms
 }
