@@ -205,12 +205,20 @@ room_by_id(const char *id, int kind)
 	return &rooms[slot];
 }
 
+/* Waiting for an answer from the XMPP server. */
+static int
+inflight(const struct room *r)
+{
+	return r->state == S_JOIN || r->state == S_CONF ||
+	    r->state == S_DESTROY;
+}
+
 static void
 room_free(struct room *r)
 {
 	int i = r - rooms;
 
-	if (r->state == S_JOIN || r->state == S_CONF || r->state == S_DESTROY)
+	if (inflight(r))
 		nflight--;
 	hash_del(i);
 	explicit_bzero(r->pw, sizeof(r->pw));
@@ -242,8 +250,9 @@ send_destroy(struct room *r)
 	    "<query xmlns='http://jabber.org/protocol/muc#owner'>"
 	    "<destroy><reason>not published</reason></destroy></query></iq>",
 	    r->node, c.muc_domain, (unsigned)(r - rooms), r->serial);
+	if (!inflight(r))
+		nflight++;
 	r->state = S_DESTROY;
-	nflight++;
 }
 
 /*
@@ -258,11 +267,9 @@ fail(struct room *r, const char *why, int destroy)
 		warnx("room %s@%s: %s", r->node, c.muc_domain, why);
 	else if (nwarn == MAX_WARN + 1)
 		warnx("more rooms failed; counts at the end");
-	if (destroy && online && !lost) {
-		if (r->state == S_JOIN || r->state == S_CONF)
-			nflight--;
+	if (destroy && online && !lost)
 		send_destroy(r);
-	} else
+	else
 		room_free(r);
 }
 
@@ -933,8 +940,6 @@ run(long n, int jobs)
 			while (readyhead != -1) {
 				i = readyhead;
 				readyhead = rooms[i].next;
-				rooms[i].state = S_CONF;
-				nflight++;
 				fail(&rooms[i], "not inserted", 1);
 			}
 			readytail = -1;
