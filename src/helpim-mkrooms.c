@@ -61,7 +61,7 @@ static xmpp_ctx_t	*ctx;
 static xmpp_conn_t	*conn;
 static int		 xsock = -1;
 static PGconn		*db;
-static int		 dbbusy, dbbad;
+static int		 dbbusy, dbok, dbbad;
 
 static volatile sig_atomic_t gotsig;
 static int	 verbose;
@@ -835,18 +835,16 @@ static void
 db_input(void)
 {
 	PGresult *res;
-	int i, n;
+	int i, n, done = 0;
 
 	if (!PQconsumeInput(db)) {
-		warnx("database: %s", pqerr(db));
-		dbbusy = 0;
-		dbdead = 1;
-		db_doubt();
-		return;
+		if (!dbbad)
+			warnx("database: %s", pqerr(db));
+		done = 1;
 	}
-	while (!PQisBusy(db)) {
+	while (!done && !PQisBusy(db)) {
 		if ((res = PQgetResult(db)) == NULL) {
-			dbbusy = 0;
+			done = 1;
 			break;
 		}
 		if (PQresultStatus(res) == PGRES_TUPLES_OK) {
@@ -854,27 +852,28 @@ db_input(void)
 			for (i = 0; i < n; i++)
 				publish(PQgetvalue(res, i, 0));
 			fflush(stdout);
+			dbok = 1;
 		} else {
 			warnx("database: %s", pqerr(db));
 			dbbad = 1;
 		}
 		PQclear(res);
 	}
-	if (dbbusy)
+	if (!done)
 		return;
-	if (PQstatus(db) != CONNECTION_OK) {
+	dbbusy = 0;
+	if (dbbad || PQstatus(db) != CONNECTION_OK)
 		dbdead = 1;
+	/* an answer, good or bad, says whether the batch committed */
+	if (!dbok && !dbbad)
 		db_doubt();
-		return;
-	}
-	if (dbbad)
-		dbdead = 1;
-	for (i = 0; i < nbatch; i++)
-		if (rooms[batch[i]].state == S_DB)
-			fail(&rooms[batch[i]], dbbad ? "insert failed" :
-			    "name already in the database", 1);
+	else
+		for (i = 0; i < nbatch; i++)
+			if (rooms[batch[i]].state == S_DB)
+				fail(&rooms[batch[i]], dbbad ? "insert failed" :
+				    "name already in the database", 1);
 	nbatch = 0;
-	dbbad = 0;
+	dbok = dbbad = 0;
 }
 
 static void

@@ -24,16 +24,19 @@ conf() {
 }
 
 # The rooms that exist on the server (tombstones of destroyed ones aside)
-# and the rows, both sorted: they must always be the same list.
+# and the rows, both sorted: they must always be the same list.  Rooms
+# named gone-* are left out: the XMPP server is killed under them.
 server_rooms() {
 	sqlite3 -cmd '.timeout 5000' "$SB/xmpp/data/prosody.sqlite" \
 	    "SELECT user || '@rooms.localhost' FROM prosody
 	     WHERE host = 'rooms.localhost' AND store = 'config'
-	     AND key = '_data' AND value NOT LIKE '%\"destroyed\":true%'" |
+	     AND key = '_data' AND value NOT LIKE '%\"destroyed\":true%'
+	     AND user ${1:-NOT} LIKE 'gone-%'" |
 	    LC_ALL=C sort
 }
 db_rooms() {
-	sql "SELECT jid FROM helpim.rooms WHERE jid NOT LIKE 'fake-%'" |
+	sql "SELECT jid FROM helpim.rooms WHERE jid NOT LIKE 'fake-%'
+	     AND jid ${1:-NOT} LIKE 'gone-%'" |
 	    LC_ALL=C sort
 }
 same_rooms() {
@@ -241,6 +244,50 @@ available() {
 	assert_output --regexp 'created [0-9]+, failed 0, not tried [1-9]'
 	run -0 sql "SELECT count(*) FROM helpim.rooms WHERE instance = 'term'"
 	assert_output "$(wc -l <"$BATS_TEST_TMPDIR/out")"
+	assert_same_rooms
+}
+
+@test "the database going away mid-run: exit 111, nothing half-published" {
+	local f pid rc=0
+	f=$(conf dbgone instance=dbgone pool_size=0 max_rooms=2000)
+	helpim-mkrooms -c 1000 -f "$f" >"$BATS_TEST_TMPDIR/out" \
+		2>"$BATS_TEST_TMPDIR/err" 3>&- &
+	pid=$!
+	wait_until 10 test -s "$BATS_TEST_TMPDIR/out"
+	helpim-sandbox stop-db "$SB"
+	wait "$pid" || rc=$?
+	helpim-sandbox start-db "$SB"
+	assert_equal "$rc" 111
+	run -0 cat "$BATS_TEST_TMPDIR/err"
+	assert_output --partial "helpim-mkrooms: database:"
+	assert_output --regexp 'created [0-9]+, failed [0-9]+, not tried [1-9]'
+	run -0 sql "SELECT count(*) FROM helpim.rooms WHERE instance = 'dbgone'"
+	assert_output "$(wc -l <"$BATS_TEST_TMPDIR/out")"
+	assert_same_rooms
+}
+
+@test "the XMPP server going away mid-run: exit 111, no row without a room" {
+	local f pid rc=0
+	f=$(conf xmppgone instance=xmppgone room_prefix=gone- pool_size=0 \
+		max_rooms=2000)
+	helpim-mkrooms -c 1000 -f "$f" >"$BATS_TEST_TMPDIR/out" \
+		2>"$BATS_TEST_TMPDIR/err" 3>&- &
+	pid=$!
+	wait_until 10 test -s "$BATS_TEST_TMPDIR/out"
+	helpim-sandbox kill-xmpp "$SB"
+	wait "$pid" || rc=$?
+	helpim-sandbox start-xmpp "$SB"
+	assert_equal "$rc" 111
+	run -0 cat "$BATS_TEST_TMPDIR/err"
+	assert_output --partial "connection to the XMPP server lost"
+	run -0 sql "SELECT count(*) FROM helpim.rooms WHERE instance = 'xmppgone'"
+	assert_output "$(wc -l <"$BATS_TEST_TMPDIR/out")"
+	# rooms configured but not yet verified may stay behind (CAVEATS),
+	# but every row has its room
+	run -0 db_rooms ""
+	refute_output ""
+	run -0 comm -23 <(db_rooms "") <(server_rooms "")
+	assert_output ""
 	assert_same_rooms
 }
 
