@@ -4,8 +4,6 @@
  * inserts them as available (with a NOTIFY) and prints their JIDs.
  */
 
-#include <sys/types.h>
-
 #include <ctype.h>
 #include <err.h>
 #include <errno.h>
@@ -24,6 +22,7 @@
 
 #include "helpim.h"
 
+#define NS_MUC_USER	"http://jabber.org/protocol/muc#user"
 #define NAME_RAND	16	/* base32 characters: 80 bits */
 #define PW_LEN		24	/* base64url characters: 144 bits */
 #define NODE_MAX	(sizeof(((struct conf *)0)->room_prefix) + NAME_RAND)
@@ -93,7 +92,7 @@ onsig(int sig)
 	gotsig = sig;
 }
 
-/* Room JIDs go into the database as they are: allow only what nodeprep keeps. */
+/* Room JIDs go into the database as they are: only what nodeprep keeps. */
 static int
 lowercheck(char *s, const char *extra)
 {
@@ -426,7 +425,7 @@ on_presence(xmpp_conn_t *cn, xmpp_stanza_t *st, void *arg)
 		fail(r, msg, 0);
 		return 1;
 	}
-	x = xmpp_stanza_get_child_by_ns(st, "http://jabber.org/protocol/muc#user");
+	x = xmpp_stanza_get_child_by_ns(st, NS_MUC_USER);
 	if (x == NULL)
 		return 1;
 	for (k = xmpp_stanza_get_children(x); k != NULL;
