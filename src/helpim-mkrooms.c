@@ -1,0 +1,1083 @@
+/*
+ * helpim-mkrooms: reads the configuration and the pool counts of
+ * helpim.rooms; creates, configures and verifies rooms on the MUC service,
+ * inserts them as available (with a NOTIFY) and prints their JIDs.
+ */
+
+#include <ctype.h>
+#include <err.h>
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libpq-fe.h>
+#include <strophe.h>
+
+#include "helpim.h"
+
+#define NS_MUC_USER	"http://jabber.org/protocol/muc#user"
+#define NAME_RAND	16	/* base32 characters: 80 bits */
+#define PW_LEN		24	/* base64url characters: 144 bits */
+#define NODE_MAX	(sizeof(((struct conf *)0)->room_prefix) + NAME_RAND)
+#define STALL_MS	30000	/* no answer from the server for this long */
+#define MAX_WARN	10	/* per-room failures reported one by one */
+
+enum state { S_FREE, S_JOIN, S_CONF, S_DESTROY, S_READY, S_DB };
+
+/* got */
+#define CONF_OK		0x1
+#define CONF_ERR	0x2
+#define INFO_OK		0x4
+#define INFO_ERR	0x8
+
+struct room {
+	char		 node[NODE_MAX];
+	char		 pw[PW_LEN + 1];
+	uint32_t	 serial;
+	enum state	 state;
+	int		 got;
+	int		 hnext;		/* hash chain */
+	int		 next;		/* free list or ready queue */
+};
+
+static struct conf	 c;
+static struct room	*rooms;
+static int		 nslots, *bucket, nbucket;
+static int		 freelist = -1, readyhead = -1, readytail = -1;
+static int		*batch, nbatch;
+static uint32_t		 serial;
+static char		 nickx[3 * 256];	/* the nick, XML-escaped */
+static size_t		 prefixlen;
+
+static xmpp_ctx_t	*ctx;
+static xmpp_conn_t	*conn;
+static int		 xsock = -1;
+static PGconn		*db;
+static int		 dbbusy, dbok, dbbad;
+
+static volatile sig_atomic_t gotsig;
+static int	 verbose;
+static int	 online, connfail, authfail, lost, refused, dbdead;
+static char	 lasterr[256];
+static long	 nflight, nready, started, created, failed, nwarn;
+static long long lastheard;
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: helpim-mkrooms [-nv] [-c count] [-f file] "
+	    "[-j jobs]\n");
+	exit(EXIT_PERM);
+}
+
+static long long
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
+static void
+onsig(int sig)
+{
+	gotsig = sig;
+}
+
+/* Room JIDs go into the database as they are: only what nodeprep keeps. */
+static int
+lowercheck(char *s, const char *extra)
+{
+	for (; *s != '\0'; s++) {
+		*s = tolower((unsigned char)*s);
+		if (!isalnum((unsigned char)*s) && strchr(extra, *s) == NULL)
+			return -1;
+	}
+	return 0;
+}
+
+static void
+xmlescape(char *dst, size_t size, const char *s)
+{
+	char one[2] = { 0, 0 };
+	const char *r;
+
+	dst[0] = '\0';
+	for (; *s != '\0'; s++) {
+		switch (*s) {
+		case '&': r = "&amp;"; break;
+		case '<': r = "&lt;"; break;
+		case '>': r = "&gt;"; break;
+		case '\'': r = "&apos;"; break;
+		case '"': r = "&quot;"; break;
+		default: one[0] = *s; r = one; break;
+		}
+		strlcat(dst, r, size);
+	}
+}
+
+/* Hash and index: replies are matched by room name, iq ids carry the slot. */
+
+static unsigned
+hash(const char *s, size_t len)
+{
+	unsigned h = 2166136261u;
+
+	while (len-- > 0)
+		h = (h ^ (unsigned char)*s++) * 16777619u;
+	return h & (nbucket - 1);
+}
+
+static void
+hash_add(int i)
+{
+	unsigned h = hash(rooms[i].node, strlen(rooms[i].node));
+
+	rooms[i].hnext = bucket[h];
+	bucket[h] = i;
+}
+
+static void
+hash_del(int i)
+{
+	int *p = &bucket[hash(rooms[i].node, strlen(rooms[i].node))];
+
+	while (*p != -1 && *p != i)
+		p = &rooms[*p].hnext;
+	if (*p == i)
+		*p = rooms[i].hnext;
+}
+
+static struct room *
+hash_find(const char *node, size_t len)
+{
+	int i;
+
+	for (i = bucket[hash(node, len)]; i != -1; i = rooms[i].hnext)
+		if (strncmp(rooms[i].node, node, len) == 0 &&
+		    rooms[i].node[len] == '\0')
+			return &rooms[i];
+	return NULL;
+}
+
+/* A room from "node@domain[/nick]", if the domain is the MUC service. */
+static struct room *
+room_by_jid(const char *jid)
+{
+	const char *at, *dom;
+	size_t dlen;
+
+	if (jid == NULL || (at = strchr(jid, '@')) == NULL)
+		return NULL;
+	dom = at + 1;
+	dlen = strcspn(dom, "/");
+	if (dlen != strlen(c.muc_domain) ||
+	    strncasecmp(dom, c.muc_domain, dlen) != 0)
+		return NULL;
+	return hash_find(jid, at - jid);
+}
+
+static struct room *
+room_by_id(const char *id, int kind)
+{
+	unsigned long slot, ser;
+	char *end;
+
+	if (id == NULL || id[0] != kind)
+		return NULL;
+	errno = 0;
+	slot = strtoul(id + 1, &end, 16);
+	if (errno != 0 || *end != '.' || slot >= (unsigned long)nslots)
+		return NULL;
+	ser = strtoul(end + 1, &end, 16);
+	if (errno != 0 || *end != '\0' || rooms[slot].serial != ser ||
+	    rooms[slot].state == S_FREE)
+		return NULL;
+	return &rooms[slot];
+}
+
+/* Waiting for an answer from the XMPP server. */
+static int
+inflight(const struct room *r)
+{
+	return r->state == S_JOIN || r->state == S_CONF ||
+	    r->state == S_DESTROY;
+}
+
+static void
+room_free(struct room *r)
+{
+	int i = r - rooms;
+
+	if (inflight(r))
+		nflight--;
+	hash_del(i);
+	explicit_bzero(r->pw, sizeof(r->pw));
+	r->state = S_FREE;
+	r->next = freelist;
+	freelist = i;
+}
+
+static void
+send_fmt(const char *fmt, ...)
+{
+	char buf[4096];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(buf))
+		errx(EXIT_PERM, "stanza too long");
+	xmpp_send_raw(conn, buf, n);
+	explicit_bzero(buf, n);
+}
+
+static void
+send_destroy(struct room *r)
+{
+	send_fmt("<iq type='set' to='%s@%s' id='d%x.%x'>"
+	    "<query xmlns='http://jabber.org/protocol/muc#owner'>"
+	    "<destroy><reason>not published</reason></destroy></query></iq>",
+	    r->node, c.muc_domain, (unsigned)(r - rooms), r->serial);
+	if (!inflight(r))
+		nflight++;
+	r->state = S_DESTROY;
+}
+
+/*
+ * Count a room as failed; destroy it on the server if it may exist there
+ * as ours, otherwise forget it.
+ */
+static void
+fail(struct room *r, const char *why, int destroy)
+{
+	failed++;
+	if (nwarn++ < MAX_WARN)
+		warnx("room %s@%s: %s", r->node, c.muc_domain, why);
+	else if (nwarn == MAX_WARN + 1)
+		warnx("more rooms failed; counts at the end");
+	if (destroy && online && !lost)
+		send_destroy(r);
+	else
+		room_free(r);
+}
+
+static void
+room_start(void)
+{
+	static const char b32[] = "abcdefghijklmnopqrstuvwxyz234567";
+	static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "abcdefghijklmnopqrstuvwxyz0123456789-_";
+	unsigned char rnd[NAME_RAND + PW_LEN];
+	struct room *r;
+	size_t i;
+	int slot;
+
+	slot = freelist;
+	r = &rooms[slot];
+	freelist = r->next;
+	arc4random_buf(rnd, sizeof(rnd));
+	memcpy(r->node, c.room_prefix, prefixlen);
+	for (i = 0; i < NAME_RAND; i++)
+		r->node[prefixlen + i] = b32[rnd[i] & 31];
+	r->node[prefixlen + NAME_RAND] = '\0';
+	for (i = 0; i < PW_LEN; i++)
+		r->pw[i] = b64[rnd[NAME_RAND + i] & 63];
+	r->pw[PW_LEN] = '\0';
+	explicit_bzero(rnd, sizeof(rnd));
+	r->serial = ++serial;
+	r->state = S_JOIN;
+	r->got = 0;
+	hash_add(slot);
+	nflight++;
+	started++;
+	send_fmt("<presence to='%s@%s/%s' id='j%x.%x'>"
+	    "<x xmlns='http://jabber.org/protocol/muc'>"
+	    "<password>%s</password><history maxstanzas='0'/></x></presence>",
+	    r->node, c.muc_domain, nickx, (unsigned)slot, r->serial, r->pw);
+}
+
+#define FIELD(var, val) \
+	"<field var='" var "'><value>" val "</value></field>"
+
+/*
+ * Configure only a room the server says it just created (201), so that a
+ * name collision can never reconfigure somebody else's room; the disco#info
+ * query goes right behind the form and sees its result.
+ */
+static void
+room_configure(struct room *r)
+{
+	int slot = r - rooms;
+
+	send_fmt("<iq type='set' to='%s@%s' id='f%x.%x'>"
+	    "<query xmlns='http://jabber.org/protocol/muc#owner'>"
+	    "<x xmlns='jabber:x:data' type='submit'>"
+	    FIELD("FORM_TYPE", "http://jabber.org/protocol/muc#roomconfig")
+	    FIELD("muc#roomconfig_persistentroom", "1")
+	    FIELD("muc#roomconfig_publicroom", "0")
+	    FIELD("muc#roomconfig_membersonly", "0")
+	    FIELD("muc#roomconfig_passwordprotectedroom", "1")
+	    FIELD("muc#roomconfig_roomsecret", "%s")
+	    FIELD("muc#roomconfig_enablelogging", "0")
+	    FIELD("muc#roomconfig_enablearchiving", "0")
+	    FIELD("muc#roomconfig_historylength", "%d")
+	    FIELD("muc#maxhistoryfetch", "%d")
+	    FIELD("muc#roomconfig_maxusers", "%d")
+	    FIELD("muc#roomconfig_allowinvites", "0")
+	    FIELD("muc#roomconfig_allowpm", "none")
+	    FIELD("muc#roomconfig_whois", "moderators")
+	    FIELD("muc#roomconfig_changesubject", "0")
+	    "</x></query></iq>"
+	    "<iq type='get' to='%s@%s' id='i%x.%x'>"
+	    "<query xmlns='http://jabber.org/protocol/disco#info'/></iq>",
+	    r->node, c.muc_domain, (unsigned)slot, r->serial, r->pw,
+	    c.history_length, c.history_length, c.max_chatters + 1,
+	    r->node, c.muc_domain, (unsigned)slot, r->serial);
+	r->state = S_CONF;
+}
+
+static void
+ready_push(struct room *r)
+{
+	int i = r - rooms;
+
+	r->state = S_READY;
+	r->next = -1;
+	if (readytail == -1)
+		readyhead = i;
+	else
+		rooms[readytail].next = i;
+	readytail = i;
+	nready++;
+	nflight--;
+}
+
+/* Both answers in: publish the room, or take it down. */
+static void
+room_check(struct room *r)
+{
+	if ((r->got & (CONF_OK | CONF_ERR)) == 0 ||
+	    (r->got & (INFO_OK | INFO_ERR)) == 0)
+		return;
+	if (r->got & CONF_ERR) {
+		fail(r, "configuration refused", 1);
+		return;
+	}
+	if (r->got & INFO_ERR) {
+		fail(r, "not hidden, password-protected and persistent "
+		    "after configuration", 1);
+		return;
+	}
+	send_fmt("<presence type='unavailable' to='%s@%s/%s'/>",
+	    r->node, c.muc_domain, nickx);
+	ready_push(r);
+}
+
+static const char *
+condition(xmpp_stanza_t *st)
+{
+	xmpp_stanza_t *e, *k;
+	const char *n;
+
+	if ((e = xmpp_stanza_get_child_by_name(st, "error")) == NULL)
+		return "error";
+	for (k = xmpp_stanza_get_children(e); k != NULL;
+	    k = xmpp_stanza_get_next(k))
+		if ((n = xmpp_stanza_get_name(k)) != NULL &&
+		    strcmp(n, "text") != 0)
+			return n;
+	return "error";
+}
+
+static int
+on_presence(xmpp_conn_t *cn, xmpp_stanza_t *st, void *arg)
+{
+	xmpp_stanza_t *x, *k;
+	struct room *r;
+	const char *type, *code;
+	char msg[128];
+	int self = 0, fresh = 0;
+
+	(void)cn;
+	(void)arg;
+	lastheard = now_ms();
+	if ((r = room_by_jid(xmpp_stanza_get_from(st))) == NULL ||
+	    r->state != S_JOIN)
+		return 1;
+	type = xmpp_stanza_get_type(st);
+	if (type != NULL && strcmp(type, "error") == 0) {
+		code = condition(st);
+		if (strcmp(code, "not-allowed") == 0 ||
+		    strcmp(code, "forbidden") == 0)
+			refused = 1;
+		snprintf(msg, sizeof(msg), "creation refused: %s", code);
+		fail(r, msg, 0);
+		return 1;
+	}
+	x = xmpp_stanza_get_child_by_ns(st, NS_MUC_USER);
+	if (x == NULL)
+		return 1;
+	for (k = xmpp_stanza_get_children(x); k != NULL;
+	    k = xmpp_stanza_get_next(k)) {
+		if ((code = xmpp_stanza_get_name(k)) == NULL ||
+		    strcmp(code, "status") != 0 ||
+		    (code = xmpp_stanza_get_attribute(k, "code")) == NULL)
+			continue;
+		if (strcmp(code, "110") == 0)
+			self = 1;
+		else if (strcmp(code, "201") == 0)
+			fresh = 1;
+	}
+	if (!self)
+		return 1;
+	if (type != NULL && strcmp(type, "unavailable") == 0)
+		fail(r, "removed from the room while creating it", 0);
+	else if (!fresh) {
+		/* not ours: leave it alone */
+		send_fmt("<presence type='unavailable' to='%s@%s/%s'/>",
+		    r->node, c.muc_domain, nickx);
+		fail(r, "already existed", 0);
+	} else
+		room_configure(r);
+	return 1;
+}
+
+static int
+verified(xmpp_stanza_t *st)
+{
+	xmpp_stanza_t *q, *k;
+	const char *var;
+	int need = 0;
+
+	if ((q = xmpp_stanza_get_child_by_name(st, "query")) == NULL)
+		return 0;
+	for (k = xmpp_stanza_get_children(q); k != NULL;
+	    k = xmpp_stanza_get_next(k)) {
+		if ((var = xmpp_stanza_get_name(k)) == NULL ||
+		    strcmp(var, "feature") != 0 ||
+		    (var = xmpp_stanza_get_attribute(k, "var")) == NULL)
+			continue;
+		if (strcmp(var, "muc_hidden") == 0)
+			need |= 1;
+		else if (strcmp(var, "muc_passwordprotected") == 0)
+			need |= 2;
+		else if (strcmp(var, "muc_persistent") == 0)
+			need |= 4;
+	}
+	return need == 7;
+}
+
+static int
+on_iq(xmpp_conn_t *cn, xmpp_stanza_t *st, void *arg)
+{
+	struct room *r;
+	const char *id, *type;
+	int ok;
+
+	(void)cn;
+	(void)arg;
+	lastheard = now_ms();
+	id = xmpp_stanza_get_id(st);
+	type = xmpp_stanza_get_type(st);
+	if (id == NULL || type == NULL)
+		return 1;
+	ok = strcmp(type, "result") == 0;
+	if (!ok && strcmp(type, "error") != 0)
+		return 1;
+	if ((r = room_by_id(id, 'f')) != NULL && r->state == S_CONF) {
+		r->got |= ok ? CONF_OK : CONF_ERR;
+		room_check(r);
+	} else if ((r = room_by_id(id, 'i')) != NULL && r->state == S_CONF) {
+		r->got |= ok && verified(st) ? INFO_OK : INFO_ERR;
+		room_check(r);
+	} else if ((r = room_by_id(id, 'd')) != NULL &&
+	    r->state == S_DESTROY) {
+		if (!ok)
+			warnx("room %s@%s: could not destroy it: %s",
+			    r->node, c.muc_domain, condition(st));
+		room_free(r);
+	}
+	return 1;
+}
+
+static void
+on_conn(xmpp_conn_t *cn, xmpp_conn_event_t ev, int error,
+    xmpp_stream_error_t *se, void *arg)
+{
+	(void)cn;
+	(void)arg;
+	if (ev == XMPP_CONN_CONNECT) {
+		online = 1;
+		return;
+	}
+	if (ev != XMPP_CONN_DISCONNECT)
+		return;
+	if (!online) {
+		connfail = 1;
+		if (lasterr[0] == '\0' && error != 0)
+			strlcpy(lasterr, strerror(error), sizeof(lasterr));
+	} else {
+		lost = 1;
+		if (se != NULL && se->stanza != NULL &&
+		    xmpp_stanza_get_children(se->stanza) != NULL)
+			snprintf(lasterr, sizeof(lasterr), "stream error %s",
+			    xmpp_stanza_get_name(
+			    xmpp_stanza_get_children(se->stanza)));
+		else if (error != 0)
+			strlcpy(lasterr, strerror(error), sizeof(lasterr));
+	}
+}
+
+static void
+on_log(void *arg, xmpp_log_level_t level, const char *area, const char *msg)
+{
+	const char *p;
+
+	(void)arg;
+	(void)area;
+	if (strstr(msg, "auth failed") != NULL ||
+	    strstr(msg, "Cannot authenticate") != NULL)
+		authfail = 1;
+	else if ((p = strstr(msg, "connection failed, error ")) != NULL)
+		strlcpy(lasterr, strerror(atoi(p + 25)), sizeof(lasterr));
+	else if (level >= XMPP_LEVEL_ERROR)
+		strlcpy(lasterr, msg, sizeof(lasterr));
+}
+
+static int
+on_sockopt(xmpp_conn_t *cn, void *sock)
+{
+	(void)cn;
+	xsock = *(int *)sock;
+	return 0;
+}
+
+static xmpp_log_t logger = { on_log, NULL };
+
+static void
+xmpp_up(void)
+{
+	char jid[sizeof(c.jid) + sizeof(c.resource) + 32];
+	const char *host;
+	long long t0;
+	long flags;
+
+	xmpp_initialize();
+	if ((ctx = xmpp_ctx_new(NULL, &logger)) == NULL ||
+	    (conn = xmpp_conn_new(ctx)) == NULL)
+		errx(EXIT_TEMP, "out of memory");
+	flags = XMPP_CONN_FLAG_DISABLE_SM;
+	flags |= c.tls == TLS_OFF ? XMPP_CONN_FLAG_DISABLE_TLS :
+	    XMPP_CONN_FLAG_MANDATORY_TLS;
+	xmpp_conn_set_flags(conn, flags);
+	if (c.cafile[0] != '\0')
+		xmpp_conn_set_cafile(conn, c.cafile);
+	snprintf(jid, sizeof(jid), "%s/%s-mkrooms-%ld", c.jid, c.resource,
+	    (long)getpid());
+	xmpp_conn_set_jid(conn, jid);
+	xmpp_conn_set_pass(conn, c.password);
+	conf_clear(&c);
+	xmpp_conn_set_sockopt_callback(conn, on_sockopt);
+	host = c.server[0] != '\0' ? c.server : strchr(c.jid, '@') + 1;
+	if (xmpp_connect_client(conn, c.server[0] != '\0' ? c.server : NULL,
+	    c.port, on_conn, NULL) != XMPP_EOK)
+		errx(EXIT_TEMP, "cannot connect to %s port %d", host, c.port);
+	t0 = now_ms();
+	while (!online && !connfail && !gotsig) {
+		xmpp_run_once(ctx, 100);
+		if (now_ms() - t0 > STALL_MS) {
+			strlcpy(lasterr, "timed out", sizeof(lasterr));
+			connfail = 1;
+		}
+	}
+	if (authfail && !online)
+		errx(EXIT_PERM, "%s: authentication failed: wrong password "
+		    "(or no such account)", c.jid);
+	if (!online)
+		errx(EXIT_TEMP, "cannot connect to %s port %d: %s", host,
+		    c.port, lasterr[0] != '\0' ? lasterr : "failed");
+	/* from here on every stanza would be formatted for the log */
+	logger.handler = NULL;
+	lasterr[0] = '\0';
+	xmpp_handler_add(conn, on_presence, NULL, "presence", NULL, NULL);
+	xmpp_handler_add(conn, on_iq, NULL, "iq", NULL, NULL);
+}
+
+static void
+xmpp_down(void)
+{
+	long long t0 = now_ms();
+
+	if (online && !lost) {
+		xmpp_disconnect(conn);
+		while (!lost && now_ms() - t0 < 5000)
+			xmpp_run_once(ctx, 50);
+	}
+	xmpp_conn_release(conn);
+	xmpp_ctx_free(ctx);
+	xmpp_shutdown();
+}
+
+/* The database: lock, count, and the batched insert. */
+
+static const char *
+pqerr(PGconn *d)
+{
+	static char buf[512];
+
+	strlcpy(buf, PQerrorMessage(d), sizeof(buf));
+	buf[strcspn(buf, "\n")] = '\0';
+	return buf;
+}
+
+static PGconn *
+db_connect(void)
+{
+	static const char *keys[] = { "dbname", "application_name", NULL };
+	const char *vals[] = { c.db, "helpim-mkrooms", NULL };
+	PGconn *d;
+
+	d = PQconnectdbParams(keys, vals, 1);
+	if (PQstatus(d) != CONNECTION_OK) {
+		warnx("database: %s", pqerr(d));
+		PQfinish(d);
+		return NULL;
+	}
+	return d;
+}
+
+static PGresult *
+db_exec(const char *sql, int n, const char *const *p, ExecStatusType want)
+{
+	PGresult *res;
+
+	res = PQexecParams(db, sql, n, NULL, p, NULL, NULL, 0);
+	if (PQresultStatus(res) != want) {
+		warnx("database: %s", pqerr(db));
+		PQclear(res);
+		PQfinish(db);
+		exit(EXIT_TEMP);
+	}
+	return res;
+}
+
+/*
+ * Serialise concurrent runs of one instance: the lock is held by this
+ * session until it ends, so the second run counts what the first made.
+ */
+static long
+db_count(long want)
+{
+	const char *p[1] = { c.instance };
+	PGresult *res;
+	long avail, open, room;
+
+	res = db_exec("SELECT pg_try_advisory_lock(hashtextextended("
+	    "'helpim-mkrooms ' || $1, 0))", 1, p, PGRES_TUPLES_OK);
+	if (strcmp(PQgetvalue(res, 0, 0), "t") != 0) {
+		if (verbose)
+			fprintf(stderr, "helpim-mkrooms: waiting for the other "
+			    "run of instance '%s'\n", c.instance);
+		PQclear(db_exec("SELECT pg_advisory_lock(hashtextextended("
+		    "'helpim-mkrooms ' || $1, 0))", 1, p, PGRES_TUPLES_OK));
+	}
+	PQclear(res);
+	res = db_exec("SELECT count(*) FILTER (WHERE status = 'available'), "
+	    "count(*) FROM helpim.rooms WHERE instance = $1 "
+	    "AND status NOT IN ('closed', 'lost')", 1, p, PGRES_TUPLES_OK);
+	avail = strtol(PQgetvalue(res, 0, 0), NULL, 10);
+	open = strtol(PQgetvalue(res, 0, 1), NULL, 10);
+	PQclear(res);
+	room = c.max_rooms - open;
+	if (want < 0)
+		want = c.pool_size - avail;
+	if (want > room)
+		want = room;
+	if (verbose)
+		fprintf(stderr, "helpim-mkrooms: %ld available, %ld open, "
+		    "pool_size %d, max_rooms %d: creating %ld\n", avail, open,
+		    c.pool_size, c.max_rooms, want > 0 ? want : 0);
+	return want > 0 ? want : 0;
+}
+
+static const char insert_sql[] =
+    "WITH ins AS (INSERT INTO helpim.rooms (jid, password, instance) "
+    "SELECT j, p, $3 FROM unnest($1::text[], $2::text[]) AS u(j, p) "
+    "ON CONFLICT (jid) DO NOTHING RETURNING jid) "
+    "SELECT jid, pg_notify('helpim', 'watch ' || jid) FROM ins";
+
+static char	*abuf;
+static size_t	 asize;
+
+static void
+db_send(void)
+{
+	const char *p[3];
+	size_t need, off, pwoff;
+	struct room *r;
+	int i;
+
+	need = (size_t)nready * (NODE_MAX + sizeof(c.muc_domain) + PW_LEN + 8)
+	    + 16;
+	if (need > asize) {
+		free(abuf);
+		if ((abuf = malloc(need)) == NULL)
+			err(EXIT_TEMP, NULL);
+		asize = need;
+	}
+	nbatch = 0;
+	off = 0;
+	abuf[off++] = '{';
+	for (i = readyhead; i != -1; i = rooms[i].next) {
+		off += snprintf(abuf + off, asize - off, "%s\"%s@%s\"",
+		    nbatch > 0 ? "," : "", rooms[i].node, c.muc_domain);
+		batch[nbatch++] = i;
+	}
+	abuf[off++] = '}';
+	abuf[off++] = '\0';
+	pwoff = off;
+	abuf[off++] = '{';
+	for (i = 0; i < nbatch; i++) {
+		r = &rooms[batch[i]];
+		r->state = S_DB;
+		off += snprintf(abuf + off, asize - off, "%s\"%s\"",
+		    i > 0 ? "," : "", r->pw);
+	}
+	abuf[off++] = '}';
+	abuf[off] = '\0';
+	readyhead = readytail = -1;
+	nready = 0;
+	p[0] = abuf;
+	p[1] = abuf + pwoff;
+	p[2] = c.instance;
+	if (!PQsendQueryParams(db, insert_sql, 3, NULL, p, NULL, NULL, 0)) {
+		warnx("database: %s", pqerr(db));
+		dbdead = 1;
+	} else
+		dbbusy = 1;
+	explicit_bzero(abuf, off);
+}
+
+static void
+publish(const char *jid)
+{
+	const char *at = strchr(jid, '@');
+	struct room *r;
+
+	if (at == NULL || (r = hash_find(jid, at - jid)) == NULL ||
+	    r->state != S_DB)
+		return;
+	printf("%s\n", jid);
+	created++;
+	room_free(r);
+}
+
+/*
+ * The connection broke during an insert: whether it committed is unknown.
+ * Ask a fresh session which rooms are in; without an answer keep the rest
+ * (an unpublished room is harmless, a row without a room is not).
+ */
+static void
+db_doubt(void)
+{
+	const char *p[1];
+	PGresult *res;
+	PGconn *d;
+	size_t off = 0;
+	int i, n;
+
+	PQfinish(db);
+	db = NULL;
+	if ((d = db_connect()) == NULL) {
+		for (i = 0; i < nbatch; i++)
+			if (rooms[batch[i]].state == S_DB) {
+				failed++;
+				room_free(&rooms[batch[i]]);
+			}
+		warnx("%d rooms may be left on the server unpublished", nbatch);
+		return;
+	}
+	abuf[off++] = '{';
+	for (i = 0; i < nbatch; i++)
+		off += snprintf(abuf + off, asize - off, "%s\"%s@%s\"",
+		    i > 0 ? "," : "", rooms[batch[i]].node, c.muc_domain);
+	abuf[off++] = '}';
+	abuf[off] = '\0';
+	p[0] = abuf;
+	res = PQexecParams(d, "SELECT jid FROM helpim.rooms "
+	    "WHERE jid = ANY($1::text[])", 1, NULL, p, NULL, NULL, 0);
+	if (PQresultStatus(res) == PGRES_TUPLES_OK) {
+		n = PQntuples(res);
+		for (i = 0; i < n; i++)
+			publish(PQgetvalue(res, i, 0));
+		for (i = 0; i < nbatch; i++)
+			if (rooms[batch[i]].state == S_DB)
+				fail(&rooms[batch[i]], "not inserted", 1);
+	} else
+		warnx("database: %s", pqerr(d));
+	PQclear(res);
+	PQfinish(d);
+}
+
+static void
+db_input(void)
+{
+	PGresult *res;
+	int i, n, done = 0;
+
+	if (!PQconsumeInput(db)) {
+		if (!dbbad)
+			warnx("database: %s", pqerr(db));
+		done = 1;
+	}
+	while (!done && !PQisBusy(db)) {
+		if ((res = PQgetResult(db)) == NULL) {
+			done = 1;
+			break;
+		}
+		if (PQresultStatus(res) == PGRES_TUPLES_OK) {
+			n = PQntuples(res);
+			for (i = 0; i < n; i++)
+				publish(PQgetvalue(res, i, 0));
+			fflush(stdout);
+			dbok = 1;
+		} else {
+			warnx("database: %s", pqerr(db));
+			dbbad = 1;
+		}
+		PQclear(res);
+	}
+	if (!done)
+		return;
+	dbbusy = 0;
+	if (dbbad || PQstatus(db) != CONNECTION_OK)
+		dbdead = 1;
+	/* an answer, good or bad, says whether the batch committed */
+	if (!dbok && !dbbad)
+		db_doubt();
+	else
+		for (i = 0; i < nbatch; i++)
+			if (rooms[batch[i]].state == S_DB)
+				fail(&rooms[batch[i]], dbbad ? "insert failed" :
+				    "name already in the database", 1);
+	nbatch = 0;
+	dbok = dbbad = 0;
+}
+
+static void
+xmpp_input(void)
+{
+	int i;
+
+	/*
+	 * libstrophe reads at most 4 KiB per call; with TLS, poll(2) cannot
+	 * see what the TLS layer holds, so try a few more times.
+	 */
+	for (i = 0; i < 64 && !lost; i++) {
+		struct pollfd pfd = { xsock, POLLIN, 0 };
+
+		xmpp_run_once(ctx, 0);
+		if (c.tls == TLS_OFF ? poll(&pfd, 1, 0) != 1 : i >= 7)
+			break;
+	}
+}
+
+/* Rooms in flight when the server stopped answering or went away. */
+static void
+abandon(const char *why)
+{
+	int i;
+
+	for (i = 0; i < nslots; i++)
+		switch (rooms[i].state) {
+		case S_JOIN:
+		case S_CONF:
+			fail(&rooms[i], why, 0);
+			break;
+		case S_DESTROY:
+			room_free(&rooms[i]);
+			break;
+		default:
+			break;
+		}
+}
+
+static int
+stopping(void)
+{
+	return gotsig || refused || dbdead || lost || db == NULL;
+}
+
+static void
+run(long n, int jobs)
+{
+	struct pollfd pfd[2];
+	long long t;
+	int i, timeout;
+
+	lastheard = now_ms();
+	for (;;) {
+		while (!stopping() && started < n && nflight < jobs &&
+		    freelist != -1)
+			room_start();
+		if (!dbbusy && nready > 0 && db != NULL && !dbdead)
+			db_send();
+		if (nready > 0 && (dbdead || db == NULL)) {
+			/* verified but unpublishable: take them down */
+			while (readyhead != -1) {
+				i = readyhead;
+				readyhead = rooms[i].next;
+				fail(&rooms[i], "not inserted", 1);
+			}
+			readytail = -1;
+			nready = 0;
+		}
+		if (nflight == 0 && nready == 0 && !dbbusy &&
+		    (stopping() || started == n))
+			break;
+
+		pfd[0].fd = lost ? -1 : xsock;
+		pfd[0].events = POLLIN;
+		if (xmpp_conn_send_queue_len(conn) > 0)
+			pfd[0].events |= POLLOUT;
+		pfd[1].fd = dbbusy ? PQsocket(db) : -1;
+		pfd[1].events = POLLIN;
+		timeout = nflight > 0 || c.tls != TLS_OFF ? 10 : 1000;
+		if (poll(pfd, 2, timeout) == -1 && errno != EINTR)
+			err(EXIT_TEMP, "poll");
+		if (!lost)
+			xmpp_input();
+		if (dbbusy && (pfd[1].revents & (POLLIN | POLLHUP | POLLERR)))
+			db_input();
+		t = now_ms();
+		if (lost) {
+			warnx("connection to the XMPP server lost%s%s",
+			    lasterr[0] != '\0' ? ": " : "", lasterr);
+			lasterr[0] = '\0';
+			abandon("connection lost");
+		} else if (nflight > 0 && t - lastheard > STALL_MS) {
+			warnx("no answer from the XMPP server for %d s",
+			    STALL_MS / 1000);
+			lost = 1;
+			abandon("no answer");
+		}
+	}
+}
+
+int
+main(int argc, char *argv[])
+{
+	const char *file = NULL, *e;
+	struct timespec t0, t1;
+	double secs;
+	long want = -1, n;
+	int ch, check = 0, jobs = 32, i, rc;
+
+	while ((ch = getopt(argc, argv, "c:f:j:nv")) != -1)
+		switch (ch) {
+		case 'c':
+			want = strtonum(optarg, 0, 1000000, &e);
+			if (e != NULL)
+				errx(EXIT_PERM, "count %s: %s", optarg, e);
+			break;
+		case 'f':
+			file = optarg;
+			break;
+		case 'j':
+			jobs = strtonum(optarg, 1, 10000, &e);
+			if (e != NULL)
+				errx(EXIT_PERM, "jobs %s: %s", optarg, e);
+			break;
+		case 'n':
+			check = 1;
+			break;
+		case 'v':
+			verbose = 1;
+			break;
+		default:
+			usage();
+		}
+	if (argc != optind)
+		usage();
+
+	if (conf_load(&c, conf_path(file), CONF_SECRET) == -1)
+		return EXIT_PERM;
+	if (lowercheck(c.room_prefix, "-_.") == -1 ||
+	    lowercheck(c.muc_domain, "-.") == -1) {
+		conf_clear(&c);
+		errx(EXIT_PERM, "%s: 'room_prefix' and 'muc_domain' may hold "
+		    "only letters, digits, '-', '.' (and '_' in the prefix)",
+		    c.path);
+	}
+	prefixlen = strlen(c.room_prefix);
+	xmlescape(nickx, sizeof(nickx), c.nick);
+	if (check) {
+		conf_clear(&c);
+		return 0;
+	}
+
+	if ((db = db_connect()) == NULL) {
+		conf_clear(&c);
+		return EXIT_TEMP;
+	}
+	if ((n = db_count(want)) == 0) {
+		conf_clear(&c);
+		PQfinish(db);
+		return 0;
+	}
+
+	nslots = jobs * 4;
+	for (nbucket = 16; nbucket < nslots * 2; nbucket *= 2)
+		;
+	if ((rooms = calloc(nslots, sizeof(*rooms))) == NULL ||
+	    (bucket = calloc(nbucket, sizeof(*bucket))) == NULL ||
+	    (batch = calloc(nslots, sizeof(*batch))) == NULL)
+		err(EXIT_TEMP, NULL);
+	for (i = 0; i < nbucket; i++)
+		bucket[i] = -1;
+	for (i = nslots - 1; i >= 0; i--) {
+		rooms[i].next = freelist;
+		freelist = i;
+	}
+
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGINT, onsig);
+	signal(SIGTERM, onsig);
+	signal(SIGHUP, onsig);
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	xmpp_up();
+	run(n, jobs);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	xmpp_down();
+	if (db != NULL)
+		PQfinish(db);
+
+	rc = 0;
+	if (fflush(stdout) == EOF) {
+		warn("stdout");
+		rc = EXIT_TEMP;
+	}
+	secs = (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
+	if (verbose || failed > 0 || started < n)
+		fprintf(stderr, "helpim-mkrooms: created %ld, failed %ld, "
+		    "not tried %ld, %.2f seconds, %.1f rooms/s\n", created,
+		    failed, n - started, secs, secs > 0 ? created / secs : 0.0);
+	if (refused)
+		errx(EXIT_PERM, "the MUC service refuses to create rooms: "
+		    "the bot account %s may not create rooms", c.jid);
+	if (failed > 0 || started < n)
+		return EXIT_TEMP;
+	return rc;
+}
