@@ -1,0 +1,359 @@
+/*
+ * helpim-rooms: reads the open rooms of this instance from helpim.rooms and
+ * prints them as a table, as feed lines (helpim-protocol(7)), as feed lines
+ * that follow new rooms and close requests (LISTEN helpim), or as a summary.
+ */
+
+#include <err.h>
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <libpq-fe.h>
+
+#include "helpim.h"
+
+#define OPEN	"status NOT IN ('closed', 'lost')"
+
+struct seen {
+	const char	*jid;
+	const char	*closeat;	/* close request already listed, or NULL */
+};
+
+static PGconn		*db;
+static struct conf	 conf;
+static struct seen	*seen;
+static size_t		 nseen;
+static volatile sig_atomic_t quit;
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: helpim-rooms [-fnps] [-c file]\n");
+	exit(EXIT_PERM);
+}
+
+static void
+onsignal(int sig)
+{
+	(void)sig;
+	quit = 1;
+}
+
+static void
+dbfail(const PGresult *res)
+{
+	char m[512];
+
+	strlcpy(m, res != NULL ? PQresultErrorMessage(res) :
+	    PQerrorMessage(db), sizeof(m));
+	m[strcspn(m, "\n")] = '\0';
+	if (*m == '\0')
+		strlcpy(m, "connection lost", sizeof(m));
+	if (res == NULL || PQstatus(db) == CONNECTION_BAD)
+		errx(EXIT_TEMP, "database: %s", m);
+	errx(EXIT_PERM, "database: %s", m);
+}
+
+static PGresult *
+query(const char *sql, int n, const char *p0, const char *p1)
+{
+	const char *p[2] = { p0, p1 };
+	PGresult *res;
+
+	res = PQexecParams(db, sql, n, NULL, p, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK &&
+	    PQresultStatus(res) != PGRES_COMMAND_OK)
+		dbfail(res);
+	return res;
+}
+
+/* A reader that went away is the end of the job, not a failure. */
+static void
+out(void)
+{
+	if (fflush(stdout) == EOF) {
+		if (errno == EPIPE)
+			exit(0);
+		err(EXIT_TEMP, "stdout");
+	}
+}
+
+static void
+feedline(const char *verb, const char *jid, const char *a, const char *b)
+{
+	char enc[LINE_MAX_LEN + 1];
+
+	if (b == NULL) {
+		line_encode(enc, sizeof(enc), a);
+		printf("%s|%s|%s\n", verb, jid, enc);
+	} else {
+		line_encode(enc, sizeof(enc), b);
+		printf("%s|%s|%s|%s\n", verb, jid, a, enc);
+	}
+}
+
+static int
+seencmp(const void *a, const void *b)
+{
+	return strcmp(((const struct seen *)a)->jid,
+	    ((const struct seen *)b)->jid);
+}
+
+static struct seen *
+lookup(const char *jid)
+{
+	struct seen key;
+
+	key.jid = jid;
+	if (nseen == 0)
+		return NULL;
+	return bsearch(&key, seen, nseen, sizeof(*seen), seencmp);
+}
+
+static void
+feed(int remember)
+{
+	PGresult *res;
+	const char *jid, *closeat;
+	int i, n;
+
+	res = query("SELECT jid, status, password, close_requested_at::text, "
+	    "coalesce(close_reason, '') FROM helpim.rooms "
+	    "WHERE instance = $1 AND " OPEN " ORDER BY id", 1, conf.instance,
+	    NULL);
+	n = PQntuples(res);
+	if (remember && n > 0 &&
+	    (seen = reallocarray(NULL, n, sizeof(*seen))) == NULL)
+		err(EXIT_TEMP, NULL);
+	puts(FEED_VERSION);
+	for (i = 0; i < n; i++) {
+		jid = PQgetvalue(res, i, 0);
+		closeat = PQgetisnull(res, i, 3) ? NULL : PQgetvalue(res, i, 3);
+		feedline("watch", jid, PQgetvalue(res, i, 1),
+		    PQgetvalue(res, i, 2));
+		if (closeat != NULL)
+			feedline("close", jid, PQgetvalue(res, i, 4), NULL);
+		if (remember) {
+			seen[i].jid = strdup(jid);
+			seen[i].closeat = closeat ? strdup(closeat) : NULL;
+			if (seen[i].jid == NULL ||
+			    (closeat != NULL && seen[i].closeat == NULL))
+				err(EXIT_TEMP, NULL);
+		}
+	}
+	nseen = remember ? n : 0;
+	if (nseen > 0)
+		qsort(seen, nseen, sizeof(*seen), seencmp);
+	PQclear(res);
+	out();
+}
+
+static void
+notified(const char *payload)
+{
+	PGresult *res;
+	struct seen *s;
+	const char *jid;
+
+	if (strncmp(payload, "watch ", 6) == 0) {
+		jid = payload + 6;
+		if (lookup(jid) != NULL)
+			return;		/* listed already */
+		res = query("SELECT status, password FROM helpim.rooms "
+		    "WHERE jid = $1 AND instance = $2 AND " OPEN, 2, jid,
+		    conf.instance);
+		if (PQntuples(res) == 1)
+			feedline("watch", jid, PQgetvalue(res, 0, 0),
+			    PQgetvalue(res, 0, 1));
+	} else if (strncmp(payload, "close ", 6) == 0) {
+		jid = payload + 6;
+		res = query("SELECT coalesce(close_reason, ''), "
+		    "close_requested_at::text FROM helpim.rooms "
+		    "WHERE jid = $1 AND instance = $2 AND " OPEN
+		    " AND close_requested_at IS NOT NULL", 2, jid,
+		    conf.instance);
+		if (PQntuples(res) == 1 && ((s = lookup(jid)) == NULL ||
+		    s->closeat == NULL ||
+		    strcmp(s->closeat, PQgetvalue(res, 0, 1)) != 0))
+			feedline("close", jid, PQgetvalue(res, 0, 0), NULL);
+	} else
+		return;
+	PQclear(res);
+}
+
+static void
+follow(void)
+{
+	struct pollfd pfd[2];
+	PGnotify *nf;
+
+	PQclear(query("LISTEN helpim", 0, NULL, NULL));
+	feed(1);
+	pfd[0].fd = PQsocket(db);
+	pfd[0].events = POLLIN;
+	pfd[1].fd = STDOUT_FILENO;
+	pfd[1].events = 0;	/* POLLERR, POLLHUP: the reader is gone */
+	while (!quit) {
+		while ((nf = PQnotifies(db)) != NULL) {
+			if (strcmp(nf->relname, "helpim") == 0)
+				notified(nf->extra);
+			PQfreemem(nf);
+		}
+		out();
+		if (poll(pfd, 2, -1) == -1) {
+			if (errno == EINTR)
+				continue;
+			err(EXIT_TEMP, "poll");
+		}
+		if (pfd[1].revents & (POLLERR | POLLHUP))
+			exit(0);
+		if (pfd[0].revents != 0 &&
+		    (!PQconsumeInput(db) || PQstatus(db) == CONNECTION_BAD))
+			dbfail(NULL);
+	}
+}
+
+static void
+age(char *buf, size_t size, long long s)
+{
+	if (s < 60)
+		snprintf(buf, size, "%llds", s);
+	else if (s < 3600)
+		snprintf(buf, size, "%lldm%02llds", s / 60, s % 60);
+	else if (s < 86400)
+		snprintf(buf, size, "%lldh%02lldm", s / 3600, s / 60 % 60);
+	else
+		snprintf(buf, size, "%lldd%02lldh", s / 86400, s / 3600 % 24);
+}
+
+static void
+table(void)
+{
+	PGresult *res;
+	char since[32], made[32], staff[256], client[256];
+	int i, n;
+
+	res = query("SELECT jid, status, "
+	    "greatest(extract(epoch FROM now() - status_at), 0)::bigint, "
+	    "greatest(extract(epoch FROM now() - created_at), 0)::bigint, chatters, "
+	    "coalesce(staff_nick, '-'), coalesce(client_nick, '-'), "
+	    "close_requested_at IS NOT NULL FROM helpim.rooms "
+	    "WHERE instance = $1 AND " OPEN " ORDER BY id", 1, conf.instance,
+	    NULL);
+	n = PQntuples(res);
+	printf("%-40s %-15s %7s %7s %8s %-16s %s\n", "ROOM", "STATUS", "SINCE",
+	    "AGE", "CHATTERS", "STAFF", "CLIENT");
+	for (i = 0; i < n; i++) {
+		age(since, sizeof(since), atoll(PQgetvalue(res, i, 2)));
+		age(made, sizeof(made), atoll(PQgetvalue(res, i, 3)));
+		line_encode(staff, sizeof(staff), PQgetvalue(res, i, 5));
+		line_encode(client, sizeof(client), PQgetvalue(res, i, 6));
+		printf("%-40s %-15s %7s %7s %8s %-16s %s%s\n",
+		    PQgetvalue(res, i, 0), PQgetvalue(res, i, 1), since, made,
+		    PQgetvalue(res, i, 4), staff, client,
+		    *PQgetvalue(res, i, 7) == 't' ? " (close requested)" : "");
+	}
+	PQclear(res);
+	out();
+}
+
+static void
+summary(void)
+{
+	static const char *keys[] = {
+		"rooms_available", "rooms_staff_claimed", "rooms_staff_waiting",
+		"rooms_client_claimed", "rooms_chatting", "rooms_closing",
+		"rooms_closed", "rooms_lost", "rooms_open", "pool_free", "chats",
+		"close_pending", "staff_wait_max",
+	};
+	PGresult *res;
+	size_t i;
+
+	res = query("SELECT "
+	    "count(*) FILTER (WHERE status = 'available'), "
+	    "count(*) FILTER (WHERE status = 'staff_claimed'), "
+	    "count(*) FILTER (WHERE status = 'staff_waiting'), "
+	    "count(*) FILTER (WHERE status = 'client_claimed'), "
+	    "count(*) FILTER (WHERE status = 'chatting'), "
+	    "count(*) FILTER (WHERE status = 'closing'), "
+	    "count(*) FILTER (WHERE status = 'closed'), "
+	    "count(*) FILTER (WHERE status = 'lost'), "
+	    "count(*) FILTER (WHERE " OPEN "), "
+	    "count(*) FILTER (WHERE status = 'available' AND "
+	    "close_requested_at IS NULL), "
+	    "count(*) FILTER (WHERE status = 'chatting'), "
+	    "count(*) FILTER (WHERE " OPEN " AND close_requested_at IS NOT NULL), "
+	    "coalesce(max(extract(epoch FROM now() - staff_joined_at)) "
+	    "FILTER (WHERE status = 'staff_waiting'), 0)::bigint "
+	    "FROM helpim.rooms WHERE instance = $1", 1, conf.instance, NULL);
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		printf("%s=%s\n", keys[i], PQgetvalue(res, 0, i));
+	PQclear(res);
+	out();
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct sigaction sa;
+	const char *file = NULL;
+	int ch, check = 0, mode = 0;
+
+	while ((ch = getopt(argc, argv, "c:fnps")) != -1)
+		switch (ch) {
+		case 'c':
+			file = optarg;
+			break;
+		case 'n':
+			check = 1;
+			break;
+		case 'f':
+		case 'p':
+		case 's':
+			if (mode != 0 && mode != ch)
+				usage();
+			mode = ch;
+			break;
+		default:
+			usage();
+		}
+	if (argc != optind)
+		usage();
+	if (conf_load(&conf, conf_path(file), 0) == -1)
+		return EXIT_PERM;
+	if (check)
+		return 0;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = onsignal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	db = PQconnectdb(conf.db);
+	if (PQstatus(db) != CONNECTION_OK)
+		dbfail(NULL);
+	switch (mode) {
+	case 'f':
+		follow();
+		break;
+	case 'p':
+		feed(0);
+		break;
+	case 's':
+		summary();
+		break;
+	default:
+		table();
+		break;
+	}
+	PQfinish(db);
+	return 0;
+}
