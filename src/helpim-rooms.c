@@ -246,14 +246,14 @@ table(void)
 	    "WHERE instance = $1 AND " OPEN " ORDER BY id", 1, conf.instance,
 	    NULL);
 	n = PQntuples(res);
-	printf("%-40s %-15s %7s %7s %8s %-16s %s\n", "ROOM", "STATUS", "SINCE",
+	printf("%-32s %-14s %6s %6s %8s %-12s %s\n", "ROOM", "STATUS", "SINCE",
 	    "AGE", "CHATTERS", "STAFF", "CLIENT");
 	for (i = 0; i < n; i++) {
 		age(since, sizeof(since), atoll(PQgetvalue(res, i, 2)));
 		age(made, sizeof(made), atoll(PQgetvalue(res, i, 3)));
 		line_encode(staff, sizeof(staff), PQgetvalue(res, i, 5));
 		line_encode(client, sizeof(client), PQgetvalue(res, i, 6));
-		printf("%-40s %-15s %7s %7s %8s %-16s %s%s\n",
+		printf("%-32s %-14s %6s %6s %8s %-12s %s%s\n",
 		    PQgetvalue(res, i, 0), PQgetvalue(res, i, 1), since, made,
 		    PQgetvalue(res, i, 4), staff, client,
 		    *PQgetvalue(res, i, 7) == 't' ? " (close requested)" : "");
