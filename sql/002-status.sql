@@ -27,125 +27,230 @@ RETURNS text LANGUAGE sql IMMUTABLE AS $$
 	END
 $$;
 
--- One event line of helpim-protocol(7).  Returns the room's new status,
--- 'duplicate' or 'stale' (nothing changed) or 'anomaly' (recorded only).
+-- A batch of event lines of helpim-protocol(7), element i of each array
+-- being event i, applied in order in one statement: the rooms are locked and
+-- read once, the history rows inserted at once, each room updated once.
+-- Returns, per event, the room's new status, 'duplicate' or 'stale' (nothing
+-- changed) or 'anomaly' (recorded only).
+CREATE FUNCTION helpim.apply_events(p_event text[], p_at timestamptz[],
+    p_jid text[], p_chatters integer[], p_nick text[], p_detail text[])
+RETURNS text[] LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+DECLARE
+	res	text[] := '{}';
+	-- the rooms of the batch, one element per room
+	r_jid	text[];
+	r_id	bigint[];
+	r_st	text[];
+	r_n	integer[];
+	r_sat	timestamptz[];
+	r_evat	timestamptz[];
+	r_sj	timestamptz[];
+	r_cj	timestamptz[];
+	r_cg	timestamptz[];
+	r_cd	timestamptz[];
+	r_sn	text[];
+	r_cn	text[];
+	r_ch	boolean[];
+	-- the history rows to insert
+	e_jid	text[] := '{}';
+	e_at	timestamptz[] := '{}';
+	e_ev	text[] := '{}';
+	e_nick	text[] := '{}';
+	e_det	text[] := '{}';
+	e_room	bigint[] := '{}';
+	e_n	integer[] := '{}';
+	e_old	text[] := '{}';
+	e_new	text[] := '{}';
+	e_bad	text[] := '{}';
+	dups	integer[];
+	k	integer;
+	n	integer;
+	ev	text;
+	at	timestamptz;
+	old	text;
+	st	text;
+	bad	text;
+	e	record;
+	nicks	text[];
+BEGIN
+	SELECT array_agg(jid), array_agg(id), array_agg(status),
+	    array_agg(chatters), array_agg(status_at), array_agg(event_at),
+	    array_agg(staff_joined_at), array_agg(client_joined_at),
+	    array_agg(closing_at), array_agg(closed_at), array_agg(staff_nick),
+	    array_agg(client_nick), array_agg(false)
+	INTO r_jid, r_id, r_st, r_n, r_sat, r_evat, r_sj, r_cj, r_cg, r_cd,
+	    r_sn, r_cn, r_ch
+	FROM (SELECT * FROM helpim.rooms WHERE jid = ANY (p_jid)
+	    ORDER BY jid FOR UPDATE) AS x;
+
+	-- exact replays: of an event recorded before, or within the batch
+	SELECT array_agg(u.i) INTO dups
+	FROM (SELECT *, row_number() OVER (PARTITION BY jid, at, event, nick
+	    ORDER BY i) AS nth
+	    FROM unnest(p_jid, p_at, p_event, p_nick) WITH ORDINALITY
+	    AS v(jid, at, event, nick, i)) AS u
+	WHERE u.nth > 1 OR EXISTS (SELECT 1 FROM helpim.room_events AS x
+	    WHERE x.jid = u.jid AND x.at = u.at AND x.event = u.event AND
+	    (x.nick = u.nick OR x.nick IS NULL AND u.nick IS NULL));
+
+	-- a loop over a query: subscripts of the parameters would cost O(i)
+	FOR e IN SELECT u.i, u.ev, u.at, u.jid, u.n, u.nick, u.detail, r.k
+	    FROM unnest(p_event, p_at, p_jid, p_chatters, p_nick, p_detail)
+	    WITH ORDINALITY AS u(ev, at, jid, n, nick, detail, i)
+	    LEFT JOIN unnest(r_jid) WITH ORDINALITY AS r(jid, k)
+	    ON r.jid = u.jid
+	    ORDER BY u.i LOOP
+		ev := e.ev;
+		at := e.at;
+		n := e.n;
+		k := e.k;
+		IF dups IS NOT NULL AND e.i = ANY (dups) THEN
+			res := res || 'duplicate'::text;
+			CONTINUE;
+		END IF;
+		IF k IS NULL THEN
+			e_jid := e_jid || e.jid;
+			e_at := e_at || at;
+			e_ev := e_ev || ev;
+			e_nick := e_nick || e.nick;
+			e_det := e_det || e.detail;
+			e_room := e_room || NULL::bigint;
+			e_n := e_n || n;
+			e_old := e_old || NULL::text;
+			e_new := e_new || NULL::text;
+			e_bad := e_bad || 'unknown room'::text;
+			res := res || 'anomaly'::text;
+			CONTINUE;
+		END IF;
+		old := r_st[k];
+		IF r_evat[k] IS NOT NULL AND (at < r_evat[k] AND
+		    ev = 'snapshot' OR at <= r_evat[k] AND
+		    old IN ('closed', 'lost')) THEN
+			res := res || 'stale'::text;
+			CONTINUE;
+		END IF;
+
+		bad := NULL;
+		IF old IN ('closed', 'lost') THEN
+			bad := 'room is ' || old;
+		ELSIF ev = 'destroyed' THEN
+			st := 'closed';
+			n := 0;
+		ELSIF ev = 'gone' THEN
+			st := 'lost';
+			n := 0;
+		ELSIF ev = 'join' AND n < 1 THEN
+			bad := 'join leaves no chatter';
+		ELSIF ev IN ('snapshot', 'join', 'leave') THEN
+			st := helpim.next_status(old, n);
+		ELSIF ev IN ('nick', 'kick') THEN
+			st := old;
+		ELSE
+			bad := 'unknown event';
+		END IF;
+		IF bad IS NOT NULL THEN
+			e_jid := e_jid || e.jid;
+			e_at := e_at || at;
+			e_ev := e_ev || ev;
+			e_nick := e_nick || e.nick;
+			e_det := e_det || e.detail;
+			e_room := e_room || r_id[k];
+			e_n := e_n || n;
+			e_old := e_old || old;
+			e_new := e_new || old;
+			e_bad := e_bad || bad;
+			res := res || 'anomaly'::text;
+			CONTINUE;
+		END IF;
+		IF ev = 'snapshot' AND st = old AND n = r_n[k] THEN
+			res := res || st;
+			CONTINUE;
+		END IF;
+		e_jid := e_jid || e.jid;
+		e_at := e_at || at;
+		e_ev := e_ev || ev;
+		e_nick := e_nick || e.nick;
+		e_det := e_det || e.detail;
+		e_room := e_room || r_id[k];
+		e_n := e_n || n;
+		e_old := e_old || old;
+		e_new := e_new || st;
+		e_bad := e_bad || NULL::text;
+
+		-- The first chatter is the staff member, the second the client.
+		IF ev = 'join' THEN
+			IF r_sn[k] IS NULL THEN
+				r_sn[k] := e.nick;
+			ELSIF r_cn[k] IS NULL AND n >= 2 AND
+			    e.nick <> r_sn[k] THEN
+				r_cn[k] := e.nick;
+			END IF;
+		ELSIF ev = 'snapshot' AND coalesce(e.detail, '') <> '' THEN
+			nicks := string_to_array(e.detail, E'\n');
+			r_sn[k] := coalesce(r_sn[k], nicks[1]);
+			IF r_cn[k] IS NULL AND n >= 2 THEN
+				r_cn[k] := (SELECT x FROM unnest(nicks) AS x
+				    WHERE x <> r_sn[k] LIMIT 1);
+			END IF;
+		ELSIF ev = 'nick' THEN
+			IF r_sn[k] = e.nick THEN
+				r_sn[k] := e.detail;
+			ELSIF r_cn[k] = e.nick THEN
+				r_cn[k] := e.detail;
+			END IF;
+		END IF;
+
+		IF st <> old THEN
+			r_sat[k] := at;
+			IF st IN ('staff_waiting', 'chatting') THEN
+				r_sj[k] := coalesce(r_sj[k], at);
+			END IF;
+			IF st = 'chatting' THEN
+				r_cj[k] := coalesce(r_cj[k], at);
+			ELSIF st = 'closing' THEN
+				r_cg[k] := at;
+			ELSIF st = 'closed' THEN
+				r_cd[k] := at;
+			END IF;
+		END IF;
+		r_st[k] := st;
+		r_n[k] := n;
+		r_evat[k] := greatest(r_evat[k], at);
+		r_ch[k] := true;
+		res := res || st;
+	END LOOP;
+
+	INSERT INTO helpim.room_events (room_id, jid, at, event, chatters, nick,
+	    detail, old_status, new_status, anomaly)
+	SELECT * FROM unnest(e_room, e_jid, e_at, e_ev, e_n, e_nick, e_det,
+	    e_old, e_new, e_bad);
+
+	UPDATE helpim.rooms AS r SET
+		status = u.st,
+		status_at = u.sat,
+		chatters = u.n,
+		event_at = u.evat,
+		staff_joined_at = u.sj,
+		client_joined_at = u.cj,
+		closing_at = u.cg,
+		closed_at = u.cd,
+		staff_nick = u.sn,
+		client_nick = u.cn
+	FROM unnest(r_id, r_st, r_sat, r_n, r_evat, r_sj, r_cj, r_cg, r_cd,
+	    r_sn, r_cn, r_ch) AS u(id, st, sat, n, evat, sj, cj, cg, cd, sn, cn, ch)
+	WHERE r.id = u.id AND u.ch;
+	RETURN res;
+END
+$$;
+
+-- One event: helpim.apply_events() with a batch of one.
 CREATE FUNCTION helpim.apply_event(p_event text, p_at timestamptz,
     p_jid text, p_chatters integer, p_nick text DEFAULT NULL,
     p_detail text DEFAULT NULL)
-RETURNS text LANGUAGE plpgsql AS $$
-DECLARE
-	r	helpim.rooms%ROWTYPE;
-	st	text;
-	bad	text;
-	n	integer := p_chatters;
-	nicks	text[];
-	eid	bigint;
-BEGIN
-	SELECT * INTO r FROM helpim.rooms WHERE jid = p_jid FOR UPDATE;
-	IF NOT FOUND THEN
-		INSERT INTO helpim.room_events (jid, at, event, chatters, nick,
-		    detail, anomaly)
-		VALUES (p_jid, p_at, p_event, p_chatters, p_nick, p_detail,
-		    'unknown room')
-		ON CONFLICT DO NOTHING;
-		RETURN 'anomaly';
-	END IF;
-	IF r.event_at IS NOT NULL AND (p_at < r.event_at AND
-	    p_event = 'snapshot' OR p_at <= r.event_at AND
-	    r.status IN ('closed', 'lost')) THEN
-		RETURN 'stale';
-	END IF;
-
-	IF r.status IN ('closed', 'lost') THEN
-		bad := 'room is ' || r.status;
-	ELSIF p_event = 'destroyed' THEN
-		st := 'closed';
-		n := 0;
-	ELSIF p_event = 'gone' THEN
-		st := 'lost';
-		n := 0;
-	ELSIF p_event = 'join' AND n < 1 THEN
-		bad := 'join leaves no chatter';
-	ELSIF p_event IN ('snapshot', 'join', 'leave') THEN
-		st := helpim.next_status(r.status, n);
-	ELSIF p_event IN ('nick', 'kick') THEN
-		st := r.status;
-	ELSE
-		bad := 'unknown event';
-	END IF;
-
-	IF bad IS NOT NULL THEN
-		INSERT INTO helpim.room_events (room_id, jid, at, event,
-		    chatters, nick, detail, old_status, new_status, anomaly)
-		VALUES (r.id, p_jid, p_at, p_event, p_chatters, p_nick, p_detail,
-		    r.status, r.status, bad)
-		ON CONFLICT DO NOTHING;
-		RETURN 'anomaly';
-	END IF;
-	IF p_event = 'snapshot' AND st = r.status AND n = r.chatters THEN
-		RETURN st;
-	END IF;
-
-	INSERT INTO helpim.room_events (room_id, jid, at, event, chatters,
-	    nick, detail, old_status, new_status)
-	VALUES (r.id, p_jid, p_at, p_event, n, p_nick, p_detail, r.status, st)
-	ON CONFLICT DO NOTHING
-	RETURNING id INTO eid;
-	IF eid IS NULL THEN
-		RETURN 'duplicate';
-	END IF;
-
-	-- The first chatter is the staff member, the second the client.
-	IF p_event = 'join' THEN
-		IF r.staff_nick IS NULL THEN
-			r.staff_nick := p_nick;
-		ELSIF r.client_nick IS NULL AND n >= 2 AND
-		    p_nick <> r.staff_nick THEN
-			r.client_nick := p_nick;
-		END IF;
-	ELSIF p_event = 'snapshot' AND coalesce(p_detail, '') <> '' THEN
-		nicks := string_to_array(p_detail, E'\n');
-		r.staff_nick := coalesce(r.staff_nick, nicks[1]);
-		IF r.client_nick IS NULL AND n >= 2 THEN
-			SELECT x INTO r.client_nick FROM unnest(nicks) AS x
-			WHERE x <> r.staff_nick LIMIT 1;
-		END IF;
-	ELSIF p_event = 'nick' THEN
-		IF r.staff_nick = p_nick THEN
-			r.staff_nick := p_detail;
-		ELSIF r.client_nick = p_nick THEN
-			r.client_nick := p_detail;
-		END IF;
-	END IF;
-
-	IF st <> r.status THEN
-		r.status_at := p_at;
-		IF st IN ('staff_waiting', 'chatting') THEN
-			r.staff_joined_at := coalesce(r.staff_joined_at, p_at);
-		END IF;
-		IF st = 'chatting' THEN
-			r.client_joined_at := coalesce(r.client_joined_at, p_at);
-		ELSIF st = 'closing' THEN
-			r.closing_at := p_at;
-		ELSIF st = 'closed' THEN
-			r.closed_at := p_at;
-		END IF;
-	END IF;
-
-	UPDATE helpim.rooms SET
-		status = st,
-		status_at = r.status_at,
-		chatters = n,
-		event_at = greatest(r.event_at, p_at),
-		staff_joined_at = r.staff_joined_at,
-		client_joined_at = r.client_joined_at,
-		closing_at = r.closing_at,
-		closed_at = r.closed_at,
-		staff_nick = r.staff_nick,
-		client_nick = r.client_nick
-	WHERE id = r.id;
-	RETURN st;
-END
+RETURNS text LANGUAGE sql AS $$
+	SELECT (helpim.apply_events(ARRAY[p_event], ARRAY[p_at], ARRAY[p_jid],
+	    ARRAY[p_chatters], ARRAY[p_nick], ARRAY[p_detail]))[1]
 $$;
 
 CREATE FUNCTION helpim.claim_staff_room(ref text)

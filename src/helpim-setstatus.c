@@ -1,7 +1,7 @@
 /*
  * helpim-setstatus: reads event lines (helpim-protocol(7)) on stdin, applies
- * them to helpim.rooms with helpim.apply_event() and runs helpim.sweep()
- * about once a second.
+ * them to helpim.rooms in batches with helpim.apply_events() and runs
+ * helpim.sweep() about once a second.
  */
 
 #include <ctype.h>
@@ -19,10 +19,16 @@
 
 #include "helpim.h"
 
-#define BATCH		256	/* events per transaction at most */
+#define BATCH		1024	/* events per transaction at most */
 #define SWEEP_MS	1000
 
 enum { P_EVENT, P_AT, P_JID, P_COUNT, P_NICK, P_DETAIL, NPARAM };
+
+struct abuf {
+	char	*s;
+	size_t	 len;
+	size_t	 size;
+};
 
 struct ev {
 	unsigned long	 lineno;
@@ -224,65 +230,76 @@ bad:
 	return -1;
 }
 
-/*
- * Reads the results of n queries (batch[from...] when from >= 0) and the
- * sync behind them.  Statements between two syncs form one implicit
- * transaction: an error rolls all of them back.
- */
-static int
-collect(int from, int n)
+/* Appends s to the array literal in *a, quoted, NULL as NULL. */
+static void
+arradd(struct abuf *a, const char *s)
 {
-	PGresult *res;
-	int failed = 0, i = 0;
-	const char *v;
+	size_t need = 4 + (s != NULL ? 2 * strlen(s) : 4);
+	char *p;
 
-	for (;;) {
-		if ((res = PQgetResult(db)) == NULL) {
-			if (PQstatus(db) == CONNECTION_BAD)
-				lost();
-			i++;
-			continue;
-		}
-		switch (PQresultStatus(res)) {
-		case PGRES_PIPELINE_SYNC:
-			PQclear(res);
-			return failed ? -1 : 0;
-		case PGRES_TUPLES_OK:
-			if (from >= 0 && i < n && PQntuples(res) == 1 &&
-			    (v = PQgetvalue(res, 0, 0)) != NULL &&
-			    strcmp(v, "anomaly") == 0)
-				warnx("line %lu: %s %s: anomaly recorded",
-				    batch[from + i].lineno,
-				    batch[from + i].p[P_EVENT],
-				    batch[from + i].p[P_JID]);
-			break;
-		case PGRES_COMMAND_OK:
-		case PGRES_PIPELINE_ABORTED:
-			break;
-		default:
-			if (PQstatus(db) == CONNECTION_BAD)
-				lost();
-			if (!failed)
-				dberr(res);
-			failed = 1;
-			break;
-		}
-		PQclear(res);
+	if (a->len + need + 2 > a->size) {
+		a->size = (a->len + need + 2) * 2;
+		if ((a->s = realloc(a->s, a->size)) == NULL)
+			err(EXIT_TEMP, NULL);
 	}
+	p = a->s + a->len;
+	*p++ = a->len == 0 ? '{' : ',';
+	if (s == NULL) {
+		memcpy(p, "NULL", 4);
+		p += 4;
+	} else {
+		*p++ = '"';
+		for (; *s != '\0'; s++) {
+			if (*s == '"' || *s == '\\')
+				*p++ = '\\';
+			*p++ = *s;
+		}
+		*p++ = '"';
+	}
+	*p = '\0';
+	a->len = p - a->s;
 }
 
+/* Events from..to-1 in one statement, so in one transaction. */
 static int
 apply(int from, int to)
 {
-	int i;
+	static struct abuf arr[NPARAM];
+	const char *p[NPARAM], *v, *e;
+	PGresult *res;
+	size_t len;
+	int i, k;
 
-	for (i = from; i < to; i++)
-		if (!PQsendQueryPrepared(db, "apply", NPARAM, batch[i].p,
-		    NULL, NULL, 0))
+	for (k = 0; k < NPARAM; k++) {
+		arr[k].len = 0;
+		for (i = from; i < to; i++)
+			arradd(&arr[k], batch[i].p[k]);
+		arr[k].s[arr[k].len++] = '}';
+		arr[k].s[arr[k].len] = '\0';
+		p[k] = arr[k].s;
+	}
+	res = PQexecPrepared(db, "apply", NPARAM, p, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		if (PQstatus(db) == CONNECTION_BAD)
 			lost();
-	if (!PQpipelineSync(db))
-		lost();
-	return collect(from, to - from);
+		dberr(res);
+		PQclear(res);
+		return -1;
+	}
+	/* {staff_waiting,anomaly,...}: report the anomalies */
+	v = PQgetvalue(res, 0, 0) + 1;
+	for (i = from; i < to && *v != '\0'; i++, v = e + 1) {
+		e = v + strcspn(v, ",}");
+		len = e - v;
+		if (len == 7 && strncmp(v, "anomaly", 7) == 0)
+			warnx("line %lu: %s %s: anomaly recorded",
+			    batch[i].lineno, batch[i].p[P_EVENT],
+			    batch[i].p[P_JID]);
+		if (*e == '\0')
+			break;
+	}
+	PQclear(res);
+	return 0;
 }
 
 static void
@@ -307,6 +324,7 @@ sweep(void)
 {
 	char t[3][32];
 	const char *p[4];
+	PGresult *res;
 
 	snprintf(t[0], sizeof(t[0]), "%lld ms", conf.staff_claim_timeout);
 	snprintf(t[1], sizeof(t[1]), "%lld ms", conf.client_claim_timeout);
@@ -315,11 +333,13 @@ sweep(void)
 	p[1] = t[1];
 	p[2] = t[2];
 	p[3] = conf.instance;
-	if (!PQsendQueryPrepared(db, "sweep", 4, p, NULL, NULL, 0) ||
-	    !PQpipelineSync(db))
-		lost();
-	if (collect(-1, 1) == -1)
-		warnx("sweep: %s", dberrbuf);
+	res = PQexecPrepared(db, "sweep", 4, p, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		if (PQstatus(db) == CONNECTION_BAD)
+			lost();
+		warnx("sweep: %s", dberr(res));
+	}
+	PQclear(res);
 }
 
 static void
@@ -408,11 +428,9 @@ main(int argc, char *argv[])
 	db = PQconnectdb(conf.db);
 	if (PQstatus(db) != CONNECTION_OK)
 		errx(EXIT_TEMP, "database: %s", dberr(NULL));
-	prepare("apply", "SELECT helpim.apply_event($1, $2, $3, $4, $5, $6)",
+	prepare("apply", "SELECT helpim.apply_events($1, $2, $3, $4, $5, $6)",
 	    NPARAM);
 	prepare("sweep", "SELECT helpim.sweep($1, $2, $3, $4)", 4);
-	if (!PQenterPipelineMode(db))
-		errx(EXIT_PERM, "database: no pipeline mode: %s", dberr(NULL));
 
 	memset(&lr, 0, sizeof(lr));
 	next = now_ms();

@@ -187,6 +187,36 @@ events() {
 	assert_output "$first"
 }
 
+@test "an exact replay within one batch changes nothing" {
+	room k3 chatting 2
+	t1=$(now)
+	sleep 0.01
+	t2=$(now)
+	run -0 events "leave|$t1|k3@$M|1|guest|left" "join|$t2|k3@$M|2|guest|" \
+		"leave|$t1|k3@$M|1|guest|left"
+	run -0 status k3
+	assert_output "chatting 2"
+	run -0 sql "SELECT count(*) FROM helpim.room_events WHERE jid = 'k3@$M'"
+	assert_output 2
+}
+
+@test "helpim.apply_event applies one event and says what it did" {
+	room k4
+	t=$(now)
+	run -0 sql "SELECT helpim.apply_event('join', '$t', 'k4@$M', 1, 'Anna', NULL)"
+	assert_output staff_waiting
+	run -0 sql "SELECT helpim.apply_event('join', '$t', 'k4@$M', 1, 'Anna', NULL)"
+	assert_output duplicate
+	run -0 sql "SELECT helpim.apply_event('snapshot', '2020-01-01T00:00:00Z', 'k4@$M', 0)"
+	assert_output stale
+	run -0 sql "SELECT helpim.apply_event('bogus', now(), 'k4@$M', 1)"
+	assert_output anomaly
+	run -0 sql "SELECT unnest(helpim.apply_events('{join,join}', ARRAY[now(), now()],
+		'{k4@$M,nosuch-k4@$M}', '{2,1}', '{guest,x}', '{NULL,NULL}'))"
+	assert_output "chatting
+anomaly"
+}
+
 @test "anomalies are recorded and the program goes on" {
 	room l1 closed
 	room l2
@@ -223,6 +253,21 @@ l2@$M|join leaves no chatter"
 	assert_output "staff_waiting 1"
 	run -0 sql "SELECT count(*) FROM helpim.room_events WHERE jid = 'm1@$M'"
 	assert_output 1
+}
+
+@test "an event the database refuses is skipped, its batch applied" {
+	room u1
+	room u2
+	room u3
+	run -0 events "join|$(now)|u1@$M|1|Anna|" "join|$(now)|u2@$M|1|%FF%FE|" \
+		"join|$(now)|u3@$M|1|Bert|"
+	assert_output --regexp '^helpim-setstatus: line 3: ERROR: .*UTF8.*, skipped$'
+	run -0 status u1
+	assert_output "staff_waiting 1"
+	run -0 status u2
+	assert_output "available 0"
+	run -0 status u3
+	assert_output "staff_waiting 1"
 }
 
 @test "room JIDs are taken in lower case" {
