@@ -362,6 +362,36 @@ close_request|closing|closing"
 	assert_output "chatting|1000"
 }
 
+@test "the database stopped under load: exit 111, the committed events a prefix" {
+	sql "INSERT INTO helpim.rooms (jid, password)
+		SELECT 'y' || g || '@$M', 'x' FROM generate_series(1, 1000) g"
+	# every line is recorded; its nick is its number
+	awk -v M="$M" 'BEGIN {
+		print "helpim-events|1"
+		split("1 2 1 2", n, " ")
+		for (i = 1; i <= 400000; i++) {
+			r = i % 1000 + 1; k = int(i / 1000)
+			t = sprintf("2026-11-27T%02d:%02d:%02d.%03dZ", int(k / 3600), int(k / 60) % 60, k % 60, r - 1)
+			if (k % 4 == 2)
+				printf "leave|%s|y%d@%s|1|%d|left\n", t, r, M, i
+			else
+				printf "join|%s|y%d@%s|%d|%d|\n", t, r, M, n[k % 4 + 1], i
+		}
+	}' >"$BATS_TEST_TMPDIR/ev"
+	helpim-setstatus <"$BATS_TEST_TMPDIR/ev" 2>"$BATS_TEST_TMPDIR/err" 3>&- &
+	pid=$!
+	echo "$pid" >"$BATS_FILE_TMPDIR/load.pid"
+	wait_until 10 sql "SELECT 1 / (count(*) / 5000) FROM helpim.room_events WHERE jid LIKE 'y%@$M'"
+	helpim-sandbox stop-db "$SB"
+	rc=0
+	wait "$pid" || rc=$?
+	assert_equal "$rc" 111
+	helpim-sandbox start-db "$SB"
+	run -0 sql "SELECT count(*) = max(nick::int), count(*) >= 5000, count(*) < 400000
+		FROM helpim.room_events WHERE jid LIKE 'y%@$M'"
+	assert_output "t|t|t"
+}
+
 # Last: it stops the database.
 @test "a lost database: exit 111, every committed event kept" {
 	room z1
