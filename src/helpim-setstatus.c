@@ -125,7 +125,7 @@ valid_jid(char *s)
 	    strchr(s, '/') != NULL)
 		return -1;
 	for (p = s; *p != '\0'; p++) {
-		if ((unsigned char)*p <= 0x20 || *p == 0x7f || *p == '%')
+		if ((unsigned char)*p <= 0x20 || *p == 0x7f)
 			return -1;
 		*p = tolower((unsigned char)*p);
 	}
