@@ -1,0 +1,946 @@
+/*
+ * helpim-watch: reads feed lines (watch, close) on stdin, occupies those
+ * MUC rooms as the bot and writes event lines on stdout.
+ */
+
+#include <err.h>
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <strophe.h>
+
+#include "helpim.h"
+
+#define NS_MUC		"http://jabber.org/protocol/muc"
+#define NS_MUC_USER	"http://jabber.org/protocol/muc#user"
+#define NS_MUC_ADMIN	"http://jabber.org/protocol/muc#admin"
+#define NS_MUC_OWNER	"http://jabber.org/protocol/muc#owner"
+#define DESTROY_ID	"destroy "	/* + room JID */
+#define FULL_REASON	"room full"
+#define EMPTY_REASON	"empty"
+#define ALT_SUFFIX	"-2"		/* the bot's nick, taken: retry once */
+
+enum state { JOINING, IN, CLOSING };
+
+struct occ {
+	char		*nick;
+	int		 extra;		/* beyond max_chatters, being kicked */
+};
+
+/* Small on purpose: there may be thousands. */
+struct room {
+	char		*jid;		/* bare, lower case: the key */
+	char		*pass;		/* until joined */
+	char		*reason;	/* close requested (JOINING) or under way */
+	struct occ	*occ;
+	long long	 due;		/* destroy when empty past this; 0 = no */
+	unsigned short	 nocc;
+	unsigned char	 state;
+	unsigned char	 had;		/* someone was here before we joined */
+	unsigned char	 alt;		/* joined with the alternative nick */
+};
+
+static struct conf conf;
+static xmpp_ctx_t *ctx;
+static xmpp_conn_t *conn;
+static struct room **rooms;
+static size_t nrooms, roomsize;
+static long long next_due;
+static int sock = -1, online, dropped, authfail, in_eof;
+static volatile sig_atomic_t sigquit;
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: helpim-watch [-n] [-f file]\n");
+	exit(EXIT_PERM);
+}
+
+static void
+onsignal(int sig)
+{
+	(void)sig;
+	sigquit = 1;
+}
+
+static long long
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
+static void
+lower(char *s)
+{
+	for (; *s != '\0'; s++)
+		if (*s >= 'A' && *s <= 'Z')
+			*s += 'a' - 'A';
+}
+
+static void *
+xcalloc(size_t n, size_t size)
+{
+	void *p;
+
+	if ((p = calloc(n, size)) == NULL)
+		err(EXIT_TEMP, "calloc");
+	return p;
+}
+
+static char *
+xstrdup(const char *s)
+{
+	char *p;
+
+	if ((p = strdup(s)) == NULL)
+		err(EXIT_TEMP, "strdup");
+	return p;
+}
+
+static void
+freesecret(char **p)
+{
+	if (*p != NULL) {
+		explicit_bzero(*p, strlen(*p));
+		free(*p);
+		*p = NULL;
+	}
+}
+
+/* Rooms: a sorted array of pointers, searched by binary search. */
+static size_t
+room_pos(const char *jid, int *found)
+{
+	size_t lo = 0, hi = nrooms, mid;
+	int c;
+
+	*found = 0;
+	while (lo < hi) {
+		mid = (lo + hi) / 2;
+		if ((c = strcmp(jid, rooms[mid]->jid)) == 0) {
+			*found = 1;
+			return mid;
+		}
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return lo;
+}
+
+static struct room *
+room_find(const char *jid)
+{
+	size_t i;
+	int found;
+
+	i = room_pos(jid, &found);
+	return found ? rooms[i] : NULL;
+}
+
+static struct room *
+room_add(const char *jid)
+{
+	struct room *r;
+	size_t i;
+	int found;
+
+	i = room_pos(jid, &found);
+	if (found)
+		return NULL;
+	if (nrooms == roomsize) {
+		roomsize = roomsize ? roomsize * 2 : 64;
+		if ((rooms = reallocarray(rooms, roomsize,
+		    sizeof(*rooms))) == NULL)
+			err(EXIT_TEMP, "reallocarray");
+	}
+	memmove(rooms + i + 1, rooms + i, (nrooms - i) * sizeof(*rooms));
+	r = xcalloc(1, sizeof(*r));
+	r->jid = xstrdup(jid);
+	rooms[i] = r;
+	nrooms++;
+	return r;
+}
+
+static void
+room_del(struct room *r)
+{
+	size_t i;
+	int found;
+
+	i = room_pos(r->jid, &found);
+	if (found) {
+		memmove(rooms + i, rooms + i + 1,
+		    (nrooms - i - 1) * sizeof(*rooms));
+		nrooms--;
+	}
+	for (i = 0; i < r->nocc; i++)
+		free(r->occ[i].nick);
+	free(r->occ);
+	freesecret(&r->pass);
+	free(r->reason);
+	free(r->jid);
+	free(r);
+}
+
+static int
+occ_find(struct room *r, const char *nick)
+{
+	int i;
+
+	for (i = 0; i < r->nocc; i++)
+		if (strcmp(r->occ[i].nick, nick) == 0)
+			return i;
+	return -1;
+}
+
+static void
+occ_add(struct room *r, const char *nick, int extra)
+{
+	if ((r->occ = reallocarray(r->occ, r->nocc + 1,
+	    sizeof(*r->occ))) == NULL)
+		err(EXIT_TEMP, "reallocarray");
+	r->occ[r->nocc].nick = xstrdup(nick);
+	r->occ[r->nocc++].extra = extra;
+}
+
+static void
+occ_del(struct room *r, int i)
+{
+	free(r->occ[i].nick);
+	r->occ[i] = r->occ[--r->nocc];
+}
+
+static int
+chatters(struct room *r)
+{
+	int i, n = 0;
+
+	for (i = 0; i < r->nocc; i++)
+		n += !r->occ[i].extra;
+	return n;
+}
+
+static void
+set_due(struct room *r, long long due)
+{
+	r->due = due;
+	if (due != 0 && (next_due == 0 || due < next_due))
+		next_due = due;
+}
+
+static void
+put(char *line, size_t len)
+{
+	line[len++] = '\n';
+	if (fwrite(line, 1, len, stdout) != len || fflush(stdout) == EOF)
+		err(EXIT_TEMP, "stdout");
+}
+
+/*
+ * One event line: VERB|TIME|ROOM|N, then the fields, percent-encoded.
+ * Room JIDs come from the feed, under 3072 bytes; nicks and JIDs are
+ * under 1024 bytes in XMPP, so all fits.
+ */
+static void
+emit(const char *verb, struct room *r, int n, int nf, ...)
+{
+	char line[LINE_MAX_LEN + 2], t[TIME_LEN];
+	size_t len, w;
+	va_list ap;
+
+	line_time(t, sizeof(t));
+	len = snprintf(line, sizeof(line), "%s|%s|%s|%d", verb, t, r->jid, n);
+	va_start(ap, nf);
+	while (nf-- > 0) {
+		w = line_encode(line + len + 1, sizeof(line) - len - 1,
+		    va_arg(ap, const char *));
+		if (len + 1 + w > LINE_MAX_LEN)
+			w = 0;
+		line[len] = '|';
+		len += 1 + w;
+	}
+	va_end(ap);
+	put(line, len);
+}
+
+/* The nick list ends early if it would make the line too long. */
+static void
+snapshot(struct room *r)
+{
+	char line[LINE_MAX_LEN + 2], t[TIME_LEN];
+	size_t len, w;
+	int i;
+
+	line_time(t, sizeof(t));
+	len = snprintf(line, sizeof(line), "snapshot|%s|%s|%d", t, r->jid,
+	    chatters(r));
+	for (i = 0; i < r->nocc && len < LINE_MAX_LEN; i++) {
+		if (r->occ[i].extra)
+			continue;
+		w = line_encode(line + len + 1, sizeof(line) - len - 1,
+		    r->occ[i].nick);
+		if (len + 1 + w > LINE_MAX_LEN)
+			break;
+		line[len] = '|';
+		len += 1 + w;
+	}
+	put(line, len);
+}
+
+static const char *
+botnick(struct room *r)
+{
+	static char alt[sizeof(conf.nick) + sizeof(ALT_SUFFIX)];
+
+	if (!r->alt)
+		return conf.nick;
+	snprintf(alt, sizeof(alt), "%s%s", conf.nick, ALT_SUFFIX);
+	return alt;
+}
+
+static xmpp_stanza_t *
+tag(const char *name, const char *ns)
+{
+	xmpp_stanza_t *t;
+
+	t = xmpp_stanza_new(ctx);
+	xmpp_stanza_set_name(t, name);
+	if (ns != NULL)
+		xmpp_stanza_set_ns(t, ns);
+	return t;
+}
+
+/* Adds child to parent, hands it over, returns it. */
+static xmpp_stanza_t *
+add(xmpp_stanza_t *parent, xmpp_stanza_t *child)
+{
+	xmpp_stanza_add_child(parent, child);
+	xmpp_stanza_release(child);
+	return child;
+}
+
+static void
+add_text(xmpp_stanza_t *parent, const char *name, const char *text)
+{
+	xmpp_stanza_t *t, *s;
+
+	t = add(parent, tag(name, NULL));
+	s = xmpp_stanza_new(ctx);
+	xmpp_stanza_set_text(s, text);
+	add(t, s);
+}
+
+static void
+send_release(xmpp_stanza_t *st)
+{
+	xmpp_send(conn, st);
+	xmpp_stanza_release(st);
+}
+
+static void
+occupant_to(struct room *r, char *buf, size_t size, const char *nick)
+{
+	snprintf(buf, size, "%s/%s", r->jid, nick);
+}
+
+static void
+join(struct room *r)
+{
+	xmpp_stanza_t *p, *x, *h;
+	char to[4096];
+
+	p = xmpp_presence_new(ctx);
+	occupant_to(r, to, sizeof(to), botnick(r));
+	xmpp_stanza_set_to(p, to);
+	x = add(p, tag("x", NS_MUC));
+	add_text(x, "password", r->pass);
+	h = add(x, tag("history", NULL));
+	xmpp_stanza_set_attribute(h, "maxstanzas", "0");
+	send_release(p);
+}
+
+static void
+leave(struct room *r)
+{
+	xmpp_stanza_t *p;
+	char to[4096];
+
+	p = xmpp_presence_new(ctx);
+	occupant_to(r, to, sizeof(to), botnick(r));
+	xmpp_stanza_set_to(p, to);
+	xmpp_stanza_set_type(p, "unavailable");
+	send_release(p);
+}
+
+static void
+kick(struct room *r, const char *nick, const char *reason)
+{
+	xmpp_stanza_t *iq, *q, *item;
+
+	iq = xmpp_iq_new(ctx, "set", "kick");
+	xmpp_stanza_set_to(iq, r->jid);
+	q = add(iq, tag("query", NS_MUC_ADMIN));
+	item = add(q, tag("item", NULL));
+	xmpp_stanza_set_attribute(item, "nick", nick);
+	xmpp_stanza_set_attribute(item, "role", "none");
+	if (reason[0] != '\0')
+		add_text(item, "reason", reason);
+	send_release(iq);
+}
+
+static void
+destroy(struct room *r, const char *reason)
+{
+	xmpp_stanza_t *iq, *q, *d;
+	char id[4096];
+
+	snprintf(id, sizeof(id), DESTROY_ID "%s", r->jid);
+	iq = xmpp_iq_new(ctx, "set", id);
+	xmpp_stanza_set_to(iq, r->jid);
+	q = add(iq, tag("query", NS_MUC_OWNER));
+	d = add(q, tag("destroy", NULL));
+	if (reason[0] != '\0')
+		add_text(d, "reason", reason);
+	send_release(iq);
+}
+
+/* Close: kick the chatters with the reason, then destroy the room. */
+static void
+close_room(struct room *r, const char *reason)
+{
+	int i;
+
+	if (r->reason != reason) {
+		free(r->reason);
+		r->reason = xstrdup(reason);
+	}
+	if (r->state == JOINING)
+		return;		/* done once joined */
+	r->state = CLOSING;
+	r->due = 0;
+	for (i = 0; i < r->nocc; i++)
+		kick(r, r->occ[i].nick, reason);
+	destroy(r, reason);
+}
+
+static void
+gone(struct room *r, const char *why)
+{
+	emit("gone", r, 0, 1, why);
+	room_del(r);
+}
+
+/* The defined condition of a stanza error. */
+static const char *
+condition(xmpp_stanza_t *st)
+{
+	xmpp_stanza_t *e, *c;
+	const char *name;
+
+	if ((e = xmpp_stanza_get_child_by_name(st, "error")) == NULL)
+		return "undefined-condition";
+	for (c = xmpp_stanza_get_children(e); c != NULL;
+	    c = xmpp_stanza_get_next(c)) {
+		name = xmpp_stanza_get_name(c);
+		if (xmpp_stanza_is_tag(c) && name != NULL &&
+		    strcmp(name, "text") != 0)
+			return name;
+	}
+	return "undefined-condition";
+}
+
+static int
+has_code(xmpp_stanza_t *x, const char *code)
+{
+	xmpp_stanza_t *s;
+	const char *c;
+
+	for (s = xmpp_stanza_get_children(x); s != NULL;
+	    s = xmpp_stanza_get_next(s)) {
+		if (xmpp_stanza_is_tag(s) &&
+		    strcmp(xmpp_stanza_get_name(s), "status") == 0 &&
+		    (c = xmpp_stanza_get_attribute(s, "code")) != NULL &&
+		    strcmp(c, code) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+static const char *
+cause(xmpp_stanza_t *st, xmpp_stanza_t *x)
+{
+	if (has_code(x, "301"))
+		return "banned";
+	if (has_code(x, "321") || has_code(x, "322"))
+		return "removed";
+	if (has_code(x, "332"))
+		return "shutdown";
+	if (has_code(x, "333"))
+		return "disconnected";
+	if (has_code(x, "307"))
+		return "kicked";
+	if (xmpp_stanza_get_child_by_name(st, "error") != NULL)
+		return "error";
+	return "left";
+}
+
+/* Another session of the bot's own account: never a chatter. */
+static int
+is_bot(const char *realjid)
+{
+	size_t n = strlen(conf.jid);
+
+	return realjid != NULL && strncasecmp(realjid, conf.jid, n) == 0 &&
+	    (realjid[n] == '\0' || realjid[n] == '/');
+}
+
+static void
+self_presence(struct room *r, xmpp_stanza_t *st, xmpp_stanza_t *x,
+    int unavailable)
+{
+	int i, n;
+
+	if (unavailable) {
+		if (r->state == CLOSING || has_code(x, "332"))
+			return;	/* our destroy; or the server goes: we follow */
+		if (xmpp_stanza_get_child_by_name(x, "destroy") != NULL)
+			gone(r, "destroyed");
+		else
+			gone(r, cause(st, x));
+		return;
+	}
+	if (r->state != JOINING)
+		return;
+	freesecret(&r->pass);
+	if (has_code(x, "201")) {
+		/* it had vanished; our join just made a new, locked one */
+		r->state = CLOSING;
+		destroy(r, "recreated");
+		gone(r, "recreated");
+		return;
+	}
+	r->state = IN;
+	snapshot(r);
+	for (i = 0, n = 0; i < r->nocc; i++) {
+		if (r->occ[i].extra || ++n <= conf.max_chatters)
+			continue;
+		r->occ[i].extra = 1;
+		kick(r, r->occ[i].nick, FULL_REASON);
+		emit("kick", r, chatters(r), 2, r->occ[i].nick, FULL_REASON);
+	}
+	if (r->reason != NULL)
+		close_room(r, r->reason);
+	else if (chatters(r) == 0 && r->had)
+		set_due(r, now_ms() + conf.grace);
+}
+
+static void
+occupant_presence(struct room *r, xmpp_stanza_t *st, xmpp_stanza_t *x,
+    const char *nick, int unavailable)
+{
+	xmpp_stanza_t *item;
+	const char *realjid = NULL, *newnick;
+	int i, extra, n;
+
+	if ((item = xmpp_stanza_get_child_by_name(x, "item")) != NULL)
+		realjid = xmpp_stanza_get_attribute(item, "jid");
+	if (is_bot(realjid))
+		return;
+	i = occ_find(r, nick);
+	if (unavailable) {
+		if (i < 0)
+			return;
+		if (has_code(x, "303") && item != NULL &&
+		    (newnick = xmpp_stanza_get_attribute(item, "nick")) !=
+		    NULL) {
+			if (!r->occ[i].extra && r->state != JOINING)
+				emit("nick", r, chatters(r), 2, nick, newnick);
+			free(r->occ[i].nick);
+			r->occ[i].nick = xstrdup(newnick);
+			return;
+		}
+		extra = r->occ[i].extra;
+		occ_del(r, i);
+		if (extra || r->state == JOINING)
+			return;
+		n = chatters(r);
+		emit("leave", r, n, 2, nick, cause(st, x));
+		if (n == 0 && r->state == IN)
+			set_due(r, now_ms() + conf.grace);
+		return;
+	}
+	if (i >= 0 || r->state == CLOSING)
+		return;		/* a presence update; or too late */
+	if (r->state == JOINING) {
+		occ_add(r, nick, 0);
+		return;
+	}
+	if (chatters(r) >= conf.max_chatters) {
+		occ_add(r, nick, 1);
+		kick(r, nick, FULL_REASON);
+		emit("kick", r, chatters(r), 2, nick, FULL_REASON);
+		return;
+	}
+	occ_add(r, nick, 0);
+	r->due = 0;
+	emit("join", r, chatters(r), 2, nick, realjid != NULL ? realjid : "");
+}
+
+static int
+on_presence(xmpp_conn_t *c, xmpp_stanza_t *st, void *arg)
+{
+	xmpp_stanza_t *x;
+	const char *from, *type;
+	char room[4096], *nick;
+	struct room *r;
+	int unavailable;
+
+	(void)c, (void)arg;
+	if ((from = xmpp_stanza_get_from(st)) == NULL ||
+	    strlcpy(room, from, sizeof(room)) >= sizeof(room) ||
+	    (nick = strchr(room, '/')) == NULL)
+		return 1;
+	*nick++ = '\0';
+	lower(room);
+	if ((r = room_find(room)) == NULL)
+		return 1;
+	type = xmpp_stanza_get_type(st);
+	if (type != NULL && strcmp(type, "error") == 0) {
+		/* never answered: an error into a room gets us kicked */
+		if (r->state != JOINING || strcmp(nick, botnick(r)) != 0)
+			return 1;
+		if (strcmp(condition(st), "conflict") == 0 && !r->alt) {
+			r->alt = 1;
+			join(r);
+			return 1;
+		}
+		gone(r, condition(st));
+		return 1;
+	}
+	if ((x = xmpp_stanza_get_child_by_name_and_ns(st, "x",
+	    NS_MUC_USER)) == NULL)
+		return 1;
+	unavailable = type != NULL && strcmp(type, "unavailable") == 0;
+	if (has_code(x, "110"))
+		self_presence(r, st, x, unavailable);
+	else
+		occupant_presence(r, st, x, nick, unavailable);
+	return 1;
+}
+
+/* Answers to our own iqs only; requests from others are never answered. */
+static int
+on_iq(xmpp_conn_t *c, xmpp_stanza_t *st, void *arg)
+{
+	const char *id, *type;
+	struct room *r;
+
+	(void)c, (void)arg;
+	if ((id = xmpp_stanza_get_id(st)) == NULL ||
+	    (type = xmpp_stanza_get_type(st)) == NULL ||
+	    strncmp(id, DESTROY_ID, strlen(DESTROY_ID)) != 0 ||
+	    (r = room_find(id + strlen(DESTROY_ID))) == NULL ||
+	    r->state != CLOSING)
+		return 1;
+	if (strcmp(type, "result") == 0) {
+		emit("destroyed", r, 0, 1, r->reason);
+		room_del(r);
+	} else if (strcmp(type, "error") == 0)
+		gone(r, condition(st));
+	return 1;
+}
+
+static int
+valid_jid(const char *s)
+{
+	const char *at;
+
+	return (at = strchr(s, '@')) != NULL && at > s && at[1] != '\0' &&
+	    strchr(s, '/') == NULL && strlen(s) < 3072;
+}
+
+static int
+valid_status(const char *s, int *had)
+{
+	static const char *open[] = { "available", "staff_claimed",
+	    "staff_waiting", "client_claimed", "chatting", "closing" };
+	size_t i;
+
+	for (i = 0; i < sizeof(open) / sizeof(open[0]); i++)
+		if (strcmp(s, open[i]) == 0) {
+			*had = i >= 2;
+			return 1;
+		}
+	return 0;
+}
+
+static void
+feed(char *line, unsigned long lineno)
+{
+	char *f[LINE_FIELDS];
+	struct room *r;
+	int nf, had;
+
+	if (lineno == 1 && strncmp(line, "helpim-feed|", 12) == 0) {
+		if (strcmp(line, FEED_VERSION) != 0)
+			errx(EXIT_PERM, "line 1: '%s' is not supported; "
+			    "expected '%s'", line, FEED_VERSION);
+		return;
+	}
+	if (lineno == 1)
+		warnx("line 1: no version line '%s'", FEED_VERSION);
+	nf = line_split(line, f, LINE_FIELDS);
+	if (nf == 4 && strcmp(f[0], "watch") == 0) {
+		lower(f[1]);
+		if (!valid_jid(f[1])) {
+			warnx("line %lu: bad room JID, skipped", lineno);
+			return;
+		}
+		if (!valid_status(f[2], &had)) {
+			warnx("line %lu: bad status '%s', skipped", lineno,
+			    f[2]);
+			return;
+		}
+		if (line_decode(f[3]) == -1 || f[3][0] == '\0') {
+			warnx("line %lu: bad password, skipped", lineno);
+			return;
+		}
+		if ((r = room_add(f[1])) == NULL)
+			return;		/* watched already */
+		r->pass = xstrdup(f[3]);
+		r->had = had;
+		join(r);
+		explicit_bzero(f[3], strlen(f[3]));
+	} else if (nf == 3 && strcmp(f[0], "close") == 0) {
+		lower(f[1]);
+		if (!valid_jid(f[1]) || line_decode(f[2]) == -1) {
+			warnx("line %lu: bad close line, skipped", lineno);
+			return;
+		}
+		if ((r = room_find(f[1])) == NULL) {
+			warnx("line %lu: close %s: not watched, skipped",
+			    lineno, f[1]);
+			return;
+		}
+		if (r->state != CLOSING)
+			close_room(r, f[2]);
+	} else if (nf > 0 && (strcmp(f[0], "watch") == 0 ||
+	    strcmp(f[0], "close") == 0))
+		warnx("line %lu: %s: wrong number of fields, skipped", lineno,
+		    f[0]);
+	else
+		warnx("line %lu: unknown verb '%.40s', skipped", lineno,
+		    nf > 0 ? f[0] : "");
+}
+
+static void
+fire_due(void)
+{
+	long long now = now_ms(), next = 0;
+	size_t i;
+	struct room *r;
+
+	for (i = 0; i < nrooms; i++) {
+		r = rooms[i];
+		if (r->due == 0)
+			continue;
+		if (r->due <= now && r->state == IN && chatters(r) == 0) {
+			r->due = 0;
+			close_room(r, EMPTY_REASON);
+		} else if (r->due <= now)
+			r->due = 0;
+		else if (next == 0 || r->due < next)
+			next = r->due;
+	}
+	next_due = next;
+}
+
+static void
+on_log(void *arg, xmpp_log_level_t level, const char *area, const char *msg)
+{
+	(void)arg;
+	if (strstr(msg, "Cannot authenticate") != NULL)
+		authfail = 1;
+	else if (level >= XMPP_LEVEL_ERROR)
+		warnx("xmpp %s: %s", area, msg);
+}
+
+static void
+on_conn(xmpp_conn_t *c, xmpp_conn_event_t ev, int error,
+    xmpp_stream_error_t *se, void *arg)
+{
+	(void)error, (void)arg;
+	if (ev == XMPP_CONN_CONNECT) {
+		online = 1;
+		xmpp_handler_add(c, on_presence, NULL, "presence", NULL, NULL);
+		xmpp_handler_add(c, on_iq, NULL, "iq", NULL, NULL);
+		return;
+	}
+	if (se != NULL)
+		warnx("stream error%s%s", se->text != NULL ? ": " : "",
+		    se->text != NULL ? se->text : "");
+	dropped = 1;
+}
+
+static int
+on_sockopt(xmpp_conn_t *c, void *s)
+{
+	sock = *(int *)s;
+	return xmpp_sockopt_cb_keepalive(c, s);
+}
+
+static void
+leave_all(void)
+{
+	size_t i;
+
+	for (i = 0; i < nrooms; i++)
+		if (rooms[i]->state != JOINING)
+			leave(rooms[i]);
+}
+
+/* Leave the rooms (they stay), close the stream, wait a little for it. */
+static void
+shutdown_xmpp(void)
+{
+	long long end = now_ms() + 3000;
+	struct pollfd pfd;
+
+	leave_all();
+	xmpp_disconnect(conn);
+	while (!dropped && now_ms() < end) {
+		pfd.fd = sock;
+		pfd.events = POLLIN |
+		    (xmpp_conn_send_queue_len(conn) > 0 ? POLLOUT : 0);
+		if (poll(&pfd, 1, 50) == -1 && errno != EINTR)
+			break;
+		xmpp_run_once(ctx, 0);
+	}
+}
+
+static void
+connect_xmpp(void)
+{
+	xmpp_log_t log = { on_log, NULL };
+	static xmpp_log_t logger;
+	char jid[sizeof(conf.jid) + sizeof(conf.resource) + 8];
+
+	logger = log;
+	xmpp_initialize();
+	if ((ctx = xmpp_ctx_new(NULL, &logger)) == NULL ||
+	    (conn = xmpp_conn_new(ctx)) == NULL)
+		errx(EXIT_TEMP, "cannot set up libstrophe");
+	snprintf(jid, sizeof(jid), "%s/%s-watch", conf.jid, conf.resource);
+	xmpp_conn_set_jid(conn, jid);
+	xmpp_conn_set_pass(conn, conf.password);
+	conf_clear(&conf);
+	xmpp_conn_set_flags(conn, XMPP_CONN_FLAG_DISABLE_SM |
+	    (conf.tls == TLS_OFF ? XMPP_CONN_FLAG_DISABLE_TLS :
+	    XMPP_CONN_FLAG_MANDATORY_TLS));
+	if (conf.cafile[0] != '\0')
+		xmpp_conn_set_cafile(conn, conf.cafile);
+	xmpp_conn_set_sockopt_callback(conn, on_sockopt);
+	if (xmpp_connect_client(conn, conf.server[0] != '\0' ? conf.server :
+	    NULL, conf.port, on_conn, NULL) != 0)
+		errx(EXIT_TEMP, "cannot connect to %s",
+		    conf.server[0] != '\0' ? conf.server : conf.jid);
+}
+
+static int
+poll_timeout(void)
+{
+	long long t;
+
+	if (!online)
+		return 5;	/* libstrophe logs in on its own queue */
+	if (next_due == 0)
+		return 1000;
+	t = next_due - now_ms();
+	return t < 0 ? 0 : t > 1000 ? 1000 : (int)t;
+}
+
+int
+main(int argc, char *argv[])
+{
+	static struct lread lr;
+	struct pollfd pfd[2];
+	const char *fileopt = NULL;
+	char *line;
+	ssize_t rn;
+	int ch, n, check = 0;
+
+	while ((ch = getopt(argc, argv, "f:n")) != -1) {
+		switch (ch) {
+		case 'f':
+			fileopt = optarg;
+			break;
+		case 'n':
+			check = 1;
+			break;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+	if (conf_load(&conf, conf_path(fileopt), check ? 0 : CONF_SECRET)
+	    == -1)
+		exit(EXIT_PERM);
+	if (check)
+		exit(0);
+
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGTERM, onsignal);
+	signal(SIGINT, onsignal);
+	if (printf("%s\n", EVENTS_VERSION) < 0 || fflush(stdout) == EOF)
+		err(EXIT_TEMP, "stdout");
+	connect_xmpp();
+
+	while (!dropped) {
+		if (sigquit || (in_eof && online)) {
+			shutdown_xmpp();
+			exit(0);
+		}
+		n = 0;
+		if (online && !in_eof) {
+			pfd[n].fd = STDIN_FILENO;
+			pfd[n++].events = POLLIN;
+		}
+		if (sock != -1) {
+			pfd[n].fd = sock;
+			pfd[n++].events = POLLIN |
+			    (xmpp_conn_send_queue_len(conn) > 0 ? POLLOUT : 0);
+		}
+		if (poll(pfd, n, poll_timeout()) == -1 && errno != EINTR)
+			err(EXIT_TEMP, "poll");
+		if (online && !in_eof && (pfd[0].revents & (POLLIN | POLLHUP))) {
+			if ((rn = lread_fill(&lr, STDIN_FILENO)) == 0 ||
+			    (rn == -1 && errno != EINTR))
+				in_eof = 1;
+			while ((line = lread_next(&lr)) != NULL)
+				feed(line, lr.lineno);
+		}
+		xmpp_run_once(ctx, 0);
+		if (next_due != 0 && now_ms() >= next_due)
+			fire_due();
+	}
+	if (authfail)
+		errx(EXIT_PERM, "%s: login refused: wrong password "
+		    "(or no such account)", conf.jid);
+	if (online)
+		errx(EXIT_TEMP, "connection to the XMPP server lost");
+	errx(EXIT_TEMP, "cannot reach the XMPP server %s port %d",
+	    conf.server[0] != '\0' ? conf.server : conf.jid, conf.port);
+}
