@@ -53,7 +53,7 @@ static xmpp_conn_t *conn;
 static struct room **rooms;
 static size_t nrooms, roomsize;
 static long long next_due;
-static int sock = -1, online, dropped, authfail, in_eof;
+static int sock = -1, online, dropped, authfail, in_eof, leaving;
 static volatile sig_atomic_t sigquit;
 
 static void
@@ -513,8 +513,8 @@ self_presence(struct room *r, xmpp_stanza_t *st, xmpp_stanza_t *x,
 	int i, n;
 
 	if (unavailable) {
-		if (r->state == CLOSING || has_code(x, "332"))
-			return;	/* our destroy; or the server goes: we follow */
+		if (leaving || r->state == CLOSING || has_code(x, "332"))
+			return;	/* ours; or the server goes: we follow */
 		if (xmpp_stanza_get_child_by_name(x, "destroy") != NULL)
 			gone(r, "destroyed");
 		else
@@ -818,6 +818,7 @@ shutdown_xmpp(void)
 	long long end = now_ms() + 3000;
 	struct pollfd pfd;
 
+	leaving = 1;
 	leave_all();
 	xmpp_disconnect(conn);
 	while (!dropped && now_ms() < end) {

@@ -1,0 +1,363 @@
+#!/usr/bin/env bats
+# helpim-watch against a real Prosody, with real helpim-chat participants.
+
+load helper
+
+T='[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z'
+
+setup_file() {
+	sandbox_up
+	BOTPW=$(sed -n 's/^password = //p' "$HELPIM_CONF")
+	export BOTPW
+}
+
+teardown_file() {
+	sandbox_down
+}
+
+teardown() {
+	watch_stop
+}
+
+# mkroom ROOM PASSWORD: create and configure a room as the bot account
+# (the way helpim-mkrooms does), then leave it.
+mkroom() {
+	local out=$BATS_TEST_TMPDIR/mk.out
+	{
+		echo "join $1 creator"
+		wait_until 5 grep -q "^joined $1 " "$out"
+		echo "raw <iq type='set' to='$1' id='cfg'><query xmlns='http://jabber.org/protocol/muc#owner'><x xmlns='jabber:x:data' type='submit'><field var='FORM_TYPE'><value>http://jabber.org/protocol/muc#roomconfig</value></field><field var='muc#roomconfig_persistentroom'><value>1</value></field><field var='muc#roomconfig_publicroom'><value>0</value></field><field var='muc#roomconfig_whois'><value>moderators</value></field><field var='muc#roomconfig_passwordprotectedroom'><value>1</value></field><field var='muc#roomconfig_roomsecret'><value>$2</value></field></x></query></iq>"
+		echo "info $1"
+		wait_until 5 grep -q "^feature muc_passwordprotected" "$out"
+		echo "leave $1"
+		wait_until 5 grep -q "^left $1" "$out"
+	} | HELPIM_CHAT_PASSWORD=$BOTPW helpim-chat -j "$BOT_JID/mk" \
+		-p "$XMPP_PORT" >"$out" 3>&-
+}
+
+# destroy ROOM PASSWORD: another session of the bot account destroys it.
+destroy() {
+	local out=$BATS_TEST_TMPDIR/rm.out
+	{
+		echo "join $1 remover $2"
+		wait_until 5 grep -q "^joined $1 " "$out"
+		echo "raw <iq type='set' to='$1' id='rm'><query xmlns='http://jabber.org/protocol/muc#owner'><destroy><reason>by hand</reason></destroy></query></iq>"
+		wait_until 5 grep -q "^destroyed $1" "$out"
+	} | HELPIM_CHAT_PASSWORD=$BOTPW helpim-chat -j "$BOT_JID/rm" \
+		-p "$XMPP_PORT" >"$out" 3>&-
+}
+
+watch_start() {
+	local d=$BATS_FILE_TMPDIR f closes=
+	rm -f "$d/watch.in" "$d/watch.out" "$d/watch.err"
+	mkfifo "$d/watch.in"
+	for f in "$d"/*.fd; do
+		[ -e "$f" ] && closes="$closes $(cat "$f")>&-"
+	done
+	eval "helpim-watch \"\$@\" <\"\$d/watch.in\" >\"\$d/watch.out\" \
+		2>\"\$d/watch.err\" 3>&- $closes &"
+	echo $! >"$d/watch.pid"
+	eval "exec {fd}>\"$d/watch.in\""
+	echo "$fd" >"$d/watch.fd"
+	feed 'helpim-feed|1'
+}
+
+feed() {
+	printf '%s\n' "$1" >&"$(cat "$BATS_FILE_TMPDIR/watch.fd")"
+}
+
+watch_wait() {
+	wait_until "${2:-10}" grep -qE "$1" "$BATS_FILE_TMPDIR/watch.out" || {
+		echo "watch_wait '$1': got:" >&2
+		cat "$BATS_FILE_TMPDIR/watch.out" "$BATS_FILE_TMPDIR/watch.err" >&2
+		return 1
+	}
+}
+
+# watch_stop: end of input; the exit status goes to $BATS_FILE_TMPDIR/rc.
+watch_stop() {
+	local d=$BATS_FILE_TMPDIR pid rc=0
+	[ -e "$d/watch.pid" ] || return 0
+	pid=$(cat "$d/watch.pid")
+	if [ -e "$d/watch.fd" ]; then
+		eval "exec $(cat "$d/watch.fd")>&-"
+		rm -f "$d/watch.fd"
+	fi
+	wait_until 10 sh -c "! kill -0 $pid" || kill -9 "$pid"
+	wait "$pid" || rc=$?
+	echo "$rc" >"$d/rc"
+	rm -f "$d/watch.pid"
+}
+
+events() {
+	cat "$BATS_FILE_TMPDIR/watch.out"
+}
+
+@test "snapshot, join, nick, leave and an extra chatter kicked" {
+	mkroom ev@rooms.localhost pw-ev
+	chat_start early
+	chat early "join ev@rooms.localhost early pw-ev"
+	chat_wait early '^joined '
+	watch_start
+	feed 'watch|ev@rooms.localhost|staff_waiting|pw-ev'
+	watch_wait "^snapshot\|$T\|ev@rooms.localhost\|1\|early$"
+	chat_wait early '^occupant ev@rooms.localhost helpim joined'
+
+	chat_start anna
+	chat anna "join ev@rooms.localhost anna pw-ev"
+	watch_wait "^join\|$T\|ev@rooms.localhost\|2\|anna\|[^|]+@anon.localhost/.+$"
+	chat anna "nick ev@rooms.localhost anne"
+	watch_wait "^nick\|$T\|ev@rooms.localhost\|2\|anna\|anne$"
+
+	chat_start third
+	chat third "join ev@rooms.localhost third pw-ev"
+	chat_wait third '^kicked ev@rooms.localhost'
+	watch_wait "^kick\|$T\|ev@rooms.localhost\|2\|third\|room full$"
+
+	chat early "leave ev@rooms.localhost"
+	watch_wait "^leave\|$T\|ev@rooms.localhost\|1\|early\|left$"
+	chat_stop anna
+	watch_wait "^leave\|$T\|ev@rooms.localhost\|0\|anne\|left$"
+	chat_stop early
+	chat_stop third
+
+	run -0 events
+	assert_line --index 0 'helpim-events|1'
+	# the extra chatter was never counted: no join or leave for it
+	refute_output --regexp '\|third\|left'
+	refute_output --regexp '^join.*\|third\|'
+	# not a leave: the nick change
+	refute_output --regexp '^leave.*\|anna\|'
+}
+
+@test "an empty room survives a return within the grace, not a longer absence" {
+	mkroom grace@rooms.localhost pw-g
+	watch_start
+	feed 'watch|grace@rooms.localhost|available|pw-g'
+	watch_wait "^snapshot\|$T\|grace@rooms.localhost\|0$"
+	chat_start staff
+	chat staff "join grace@rooms.localhost staff pw-g"
+	watch_wait "^join\|$T\|grace@rooms.localhost\|1\|staff\|"
+	# a page reload: gone and back well within the grace of 1 s
+	chat staff "leave grace@rooms.localhost"
+	watch_wait "^leave\|$T\|grace@rooms.localhost\|0\|staff\|left$"
+	chat staff "join grace@rooms.localhost staff pw-g"
+	chat_wait staff '^joined grace@rooms.localhost staff'
+	watch_wait "^join\|$T\|grace@rooms.localhost\|1\|staff\|.*"
+	sleep 1.5
+	run -0 events
+	refute_output --partial destroyed
+	# now for good
+	chat staff "leave grace@rooms.localhost"
+	watch_wait "^destroyed\|$T\|grace@rooms.localhost\|0\|empty$"
+	run -0 events
+	assert_equal "$(grep -c '^leave|' <<<"$output")" 2
+	# the room is gone from the server
+	chat staff "join grace@rooms.localhost staff pw-g"
+	chat_wait staff '^error grace@rooms.localhost '
+	chat_stop staff
+}
+
+@test "a room that had chatters and is empty on joining gets the grace too" {
+	mkroom had@rooms.localhost pw-h
+	watch_start
+	feed 'watch|had@rooms.localhost|chatting|pw-h'
+	watch_wait "^snapshot\|$T\|had@rooms.localhost\|0$"
+	watch_wait "^destroyed\|$T\|had@rooms.localhost\|0\|empty$" 5
+}
+
+@test "close kicks the chatters with the reason and destroys the room" {
+	mkroom cl@rooms.localhost pw-c
+	watch_start
+	feed 'watch|cl@rooms.localhost|available|pw-c'
+	chat_start a
+	chat a "join cl@rooms.localhost a pw-c"
+	chat_start b
+	chat b "join cl@rooms.localhost b pw-c"
+	watch_wait "^join\|$T\|cl@rooms.localhost\|2\|b\|"
+	feed 'close|cl@rooms.localhost|chat ended%7Cbye'
+	watch_wait "^destroyed\|$T\|cl@rooms.localhost\|0\|chat ended%7Cbye$"
+	chat_wait a '^kicked cl@rooms.localhost'
+	chat_wait b '^kicked cl@rooms.localhost'
+	run -0 events
+	assert_line --regexp "^leave\|$T\|cl@rooms.localhost\|1\|a\|kicked$"
+	assert_line --regexp "^leave\|$T\|cl@rooms.localhost\|0\|b\|kicked$"
+	chat_stop a
+	chat_stop b
+}
+
+@test "after a restart the snapshot tells who is in the room" {
+	mkroom rs@rooms.localhost pw-r
+	watch_start
+	feed 'watch|rs@rooms.localhost|available|pw-r'
+	watch_wait "^snapshot\|$T\|rs@rooms.localhost\|0$"
+	kill -9 "$(cat "$BATS_FILE_TMPDIR/watch.pid")"
+	watch_stop
+	chat_start x
+	chat x "join rs@rooms.localhost x pw-r"
+	chat_start y
+	chat y "join rs@rooms.localhost y pw-r"
+	chat_wait y '^joined '
+	watch_start
+	feed 'watch|rs@rooms.localhost|available|pw-r'
+	watch_wait "^snapshot\|$T\|rs@rooms.localhost\|2\|(x\|y|y\|x)$"
+	chat_stop x
+	chat_stop y
+	watch_wait "^leave\|$T\|rs@rooms.localhost\|0\|"
+}
+
+@test "a room destroyed by someone else, or never there, is reported gone" {
+	mkroom va@rooms.localhost pw-v
+	watch_start
+	feed 'watch|va@rooms.localhost|available|pw-v'
+	watch_wait "^snapshot\|$T\|va@rooms.localhost\|0$"
+	destroy va@rooms.localhost pw-v
+	watch_wait "^gone\|$T\|va@rooms.localhost\|0\|destroyed$"
+	# never created: the bot's join creates it (201); it is destroyed again
+	feed 'watch|never@rooms.localhost|available|pw-n'
+	watch_wait "^gone\|$T\|never@rooms.localhost\|0\|recreated$"
+	chat_start n
+	chat n "join never@rooms.localhost n pw-n"
+	chat_wait n '^error never@rooms.localhost '
+	chat_stop n
+	# destroyed before the bot came: the bot (an admin) may recreate it
+	feed 'watch|va@rooms.localhost|available|pw-v'
+	watch_wait "^gone\|$T\|va@rooms.localhost\|0\|recreated$"
+	run -0 events
+	refute_output --regexp '^snapshot.*never@'
+}
+
+@test "hostile nicks come out encoded and the stream stays parseable" {
+	mkroom ho@rooms.localhost pw-ho
+	watch_start
+	feed 'watch|ho@rooms.localhost|available|pw-ho'
+	watch_wait "^snapshot\|$T\|ho@rooms.localhost\|0$"
+	chat_start h
+	long=$(printf 'x%.0s' $(seq 1000))
+	chat h "join ho@rooms.localhost a|b%c pw-ho"
+	watch_wait "^join\|$T\|ho@rooms.localhost\|1\|a%7Cb%25c\|"
+	chat h "nick ho@rooms.localhost Ünïcødé→☃"
+	watch_wait "^nick\|$T\|ho@rooms.localhost\|1\|a%7Cb%25c\|Ünïcødé→☃$"
+	chat h "nick ho@rooms.localhost $long"
+	watch_wait "^nick\|$T\|ho@rooms.localhost\|1\|Ünïcødé→☃\|$long$"
+	# a tab: XMPP forbids control characters in nicks; refused
+	chat h "raw <presence to='ho@rooms.localhost/tab&#9;nick'><x xmlns='http://jabber.org/protocol/muc'><password>pw-ho</password></x></presence>"
+	chat_wait h '^error ho@rooms.localhost '
+	chat h "leave ho@rooms.localhost"
+	watch_wait "^leave\|$T\|ho@rooms.localhost\|0\|$long\|left$"
+	chat_stop h
+	watch_stop
+	# leaving at the end of input is not the room going away
+	run -0 events
+	refute_output --partial gone
+	# every line: a known verb, the time, the room, a count, no raw controls
+	run -1 grep -cvE "^(helpim-events\|1|(snapshot|join|leave|nick|kick|destroyed|gone)\|$T\|[^|]+@[^|]+\|[0-9]+(\|[^|[:cntrl:]]*)*)$" "$BATS_FILE_TMPDIR/watch.out"
+	assert_output 0
+}
+
+@test "malformed feed lines are reported with their line numbers and skipped" {
+	mkroom mf@rooms.localhost pw-m
+	watch_start
+	feed 'frobnicate|x'
+	feed 'watch|mf@rooms.localhost|available'
+	feed 'watch|not-a-jid|available|pw'
+	feed 'watch|mf@rooms.localhost|weird|pw-m'
+	feed 'watch|mf@rooms.localhost|available|bad%zz'
+	feed 'close|mf@rooms.localhost'
+	feed ''
+	feed "watch|mf@rooms.localhost|available|$(printf 'p%.0s' $(seq 9000))"
+	feed 'watch|mf@rooms.localhost|available|pw-m'
+	feed 'watch|mf@rooms.localhost|available|pw-m'
+	watch_wait "^snapshot\|$T\|mf@rooms.localhost\|0$"
+	run -0 cat "$BATS_FILE_TMPDIR/watch.err"
+	assert_line "helpim-watch: line 2: unknown verb 'frobnicate', skipped"
+	assert_line "helpim-watch: line 3: watch: wrong number of fields, skipped"
+	assert_line "helpim-watch: line 4: bad room JID, skipped"
+	assert_line "helpim-watch: line 5: bad status 'weird', skipped"
+	assert_line "helpim-watch: line 6: bad password, skipped"
+	assert_line "helpim-watch: line 7: close: wrong number of fields, skipped"
+	assert_line "helpim-watch: line 8: unknown verb '', skipped"
+	assert_line "helpim-watch: line 9: longer than 8192 bytes, skipped"
+	# the passwords never show
+	refute_output --partial pw-m
+	# a second watch line for the same room is ignored
+	run -0 grep -c '^snapshot|' "$BATS_FILE_TMPDIR/watch.out"
+	assert_output 1
+}
+
+@test "a nick taken by a chatter: the bot joins as nick-2" {
+	mkroom nk@rooms.localhost pw-k
+	chat_start imp
+	chat imp "join nk@rooms.localhost helpim pw-k"
+	chat_wait imp '^joined '
+	watch_start
+	feed 'watch|nk@rooms.localhost|available|pw-k'
+	watch_wait "^snapshot\|$T\|nk@rooms.localhost\|1\|helpim$"
+	chat_wait imp '^occupant nk@rooms.localhost helpim-2 joined'
+	chat_stop imp
+}
+
+@test "SIGTERM and end of input leave the rooms alive and exit 0" {
+	mkroom st@rooms.localhost pw-s
+	chat_start s
+	chat s "join st@rooms.localhost s pw-s"
+	watch_start
+	feed 'watch|st@rooms.localhost|staff_waiting|pw-s'
+	watch_wait "^snapshot\|$T\|st@rooms.localhost\|1\|s$"
+	kill -TERM "$(cat "$BATS_FILE_TMPDIR/watch.pid")"
+	watch_stop
+	run -0 cat "$BATS_FILE_TMPDIR/rc"
+	assert_output 0
+	chat_wait s '^occupant st@rooms.localhost helpim left$'
+	run -0 cat "$BATS_FILE_TMPDIR/s.out"
+	refute_output --partial destroyed
+
+	watch_start
+	feed 'watch|st@rooms.localhost|staff_waiting|pw-s'
+	watch_wait "^snapshot\|$T\|st@rooms.localhost\|1\|s$"
+	watch_stop
+	run -0 cat "$BATS_FILE_TMPDIR/rc"
+	assert_output 0
+	chat_wait s '^occupant st@rooms.localhost helpim left$'
+	run -0 cat "$BATS_FILE_TMPDIR/s.out"
+	refute_output --partial destroyed
+	# the room is still there
+	chat_start t
+	chat t "join st@rooms.localhost t pw-s"
+	chat_wait t '^joined st@rooms.localhost t'
+	chat_stop t
+	chat_stop s
+}
+
+@test "wrong password exits 100 and says so" {
+	C=$BATS_TEST_TMPDIR/bad.conf
+	(umask 077; sed 's/^password = .*/password = wrong/' "$HELPIM_CONF" >"$C")
+	run -100 helpim-watch -f "$C" </dev/null
+	assert_line --partial 'wrong password'
+	refute_output --partial "$BOTPW"
+}
+
+@test "an unreachable server exits 111" {
+	C=$BATS_TEST_TMPDIR/off.conf
+	(umask 077; sed 's/^port = .*/port = 1/' "$HELPIM_CONF" >"$C")
+	run -111 helpim-watch -f "$C" </dev/null
+	assert_line --partial 'cannot reach'
+	run -0 helpim-watch -n -f "$C"
+	run -100 helpim-watch -x
+	assert_line 'usage: helpim-watch [-n] [-f file]'
+}
+
+@test "a lost connection exits 111" {
+	mkroom lc@rooms.localhost pw-l
+	watch_start
+	feed 'watch|lc@rooms.localhost|available|pw-l'
+	watch_wait "^snapshot\|$T\|lc@rooms.localhost\|0$"
+	helpim-sandbox kill-xmpp "$SB"
+	wait_until 10 sh -c "! kill -0 $(cat "$BATS_FILE_TMPDIR/watch.pid")"
+	watch_stop
+	run -0 cat "$BATS_FILE_TMPDIR/rc"
+	assert_output 111
+	run -0 cat "$BATS_FILE_TMPDIR/watch.err"
+	assert_output --partial 'connection to the XMPP server lost'
+	helpim-sandbox start-xmpp "$SB"
+}
