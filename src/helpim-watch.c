@@ -372,19 +372,6 @@ join(struct room *r)
 }
 
 static void
-leave(struct room *r)
-{
-	xmpp_stanza_t *p;
-	char to[4096];
-
-	p = xmpp_presence_new(ctx);
-	occupant_to(r, to, sizeof(to), botnick(r));
-	xmpp_stanza_set_to(p, to);
-	xmpp_stanza_set_type(p, "unavailable");
-	send_release(p);
-}
-
-static void
 kick(struct room *r, const char *nick, const char *reason)
 {
 	xmpp_stanza_t *iq, *q, *item;
@@ -801,25 +788,19 @@ on_sockopt(xmpp_conn_t *c, void *s)
 	return xmpp_sockopt_cb_keepalive(c, s);
 }
 
-static void
-leave_all(void)
-{
-	size_t i;
-
-	for (i = 0; i < nrooms; i++)
-		if (rooms[i]->state != JOINING)
-			leave(rooms[i]);
-}
-
 /* Leave the rooms (they stay), close the stream, wait a little for it. */
 static void
 shutdown_xmpp(void)
 {
 	long long end = now_ms() + 3000;
 	struct pollfd pfd;
+	xmpp_stanza_t *p;
 
 	leaving = 1;
-	leave_all();
+	/* one broadcast reaches every room we sent presence to */
+	p = xmpp_presence_new(ctx);
+	xmpp_stanza_set_type(p, "unavailable");
+	send_release(p);
 	xmpp_disconnect(conn);
 	while (!dropped && now_ms() < end) {
 		pfd.fd = sock;
@@ -862,14 +843,16 @@ connect_xmpp(void)
 static int
 poll_timeout(void)
 {
-	long long t;
+	long long t, max;
 
 	if (!online)
 		return 5;	/* libstrophe logs in on its own queue */
+	/* with TLS, decrypted bytes may wait where poll cannot see them */
+	max = conf.tls == TLS_OFF ? 1000 : 20;
 	if (next_due == 0)
-		return 1000;
+		return max;
 	t = next_due - now_ms();
-	return t < 0 ? 0 : t > 1000 ? 1000 : (int)t;
+	return t < 0 ? 0 : t > max ? max : (int)t;
 }
 
 int
