@@ -347,6 +347,28 @@ events() {
 	assert_line 'usage: helpim-watch [-n] [-f file]'
 }
 
+@test "a server shutdown is a leave cause, then the lost connection exits 111" {
+	mkroom sd@rooms.localhost pw-d
+	chat_start sd
+	chat sd "join sd@rooms.localhost sd pw-d"
+	watch_start
+	feed 'watch|sd@rooms.localhost|available|pw-d'
+	watch_wait "^snapshot\|$T\|sd@rooms.localhost\|1\|sd$"
+	helpim-sandbox stop-xmpp "$SB"
+	wait_until 10 sh -c "! kill -0 $(cat "$BATS_FILE_TMPDIR/watch.pid")"
+	watch_stop
+	helpim-sandbox start-xmpp "$SB"
+	run -0 cat "$BATS_FILE_TMPDIR/rc"
+	assert_output 111
+	# Prosody ends the chatter's session first (a plain leave), or
+	# tells the room it shuts down (332)
+	run -0 events
+	assert_line --regexp "^leave\|$T\|sd@rooms.localhost\|0\|sd\|(left|shutdown)$"
+	run -0 cat "$BATS_FILE_TMPDIR/watch.err"
+	assert_output --partial 'connection to the XMPP server lost'
+	chat_stop sd
+}
+
 @test "a lost connection exits 111" {
 	mkroom lc@rooms.localhost pw-l
 	watch_start
@@ -355,9 +377,9 @@ events() {
 	helpim-sandbox kill-xmpp "$SB"
 	wait_until 10 sh -c "! kill -0 $(cat "$BATS_FILE_TMPDIR/watch.pid")"
 	watch_stop
+	helpim-sandbox start-xmpp "$SB"
 	run -0 cat "$BATS_FILE_TMPDIR/rc"
 	assert_output 111
 	run -0 cat "$BATS_FILE_TMPDIR/watch.err"
 	assert_output --partial 'connection to the XMPP server lost'
-	helpim-sandbox start-xmpp "$SB"
 }
