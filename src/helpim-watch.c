@@ -250,8 +250,8 @@ put(char *line, size_t len)
 
 /*
  * One event line: VERB|TIME|ROOM|N, then the fields, percent-encoded.
- * Room JIDs come from the feed, under 3072 bytes; nicks and JIDs are
- * under 1024 bytes in XMPP, so all fits.
+ * XMPP keeps nicks and JIDs short enough; a field that still does not
+ * fit (a close reason near the feed's line limit) is left empty.
  */
 static void
 emit(const char *verb, struct room *r, int n, int nf, ...)
@@ -350,19 +350,13 @@ send_release(xmpp_stanza_t *st)
 }
 
 static void
-occupant_to(struct room *r, char *buf, size_t size, const char *nick)
-{
-	snprintf(buf, size, "%s/%s", r->jid, nick);
-}
-
-static void
 join(struct room *r)
 {
 	xmpp_stanza_t *p, *x, *h;
 	char to[4096];
 
 	p = xmpp_presence_new(ctx);
-	occupant_to(r, to, sizeof(to), botnick(r));
+	snprintf(to, sizeof(to), "%s/%s", r->jid, botnick(r));
 	xmpp_stanza_set_to(p, to);
 	x = add(p, tag("x", NS_MUC));
 	add_text(x, "password", r->pass);
@@ -519,14 +513,17 @@ self_presence(struct room *r, xmpp_stanza_t *st, xmpp_stanza_t *x,
 		return;
 	}
 	r->state = IN;
+	/* too many already (the bot was away): the snapshot keeps the first */
+	for (i = 0, n = 0; i < r->nocc; i++)
+		if (!r->occ[i].extra && ++n > conf.max_chatters) {
+			r->occ[i].extra = 1;
+			kick(r, r->occ[i].nick, FULL_REASON);
+		}
 	snapshot(r);
-	for (i = 0, n = 0; i < r->nocc; i++) {
-		if (r->occ[i].extra || ++n <= conf.max_chatters)
-			continue;
-		r->occ[i].extra = 1;
-		kick(r, r->occ[i].nick, FULL_REASON);
-		emit("kick", r, chatters(r), 2, r->occ[i].nick, FULL_REASON);
-	}
+	for (i = 0; i < r->nocc; i++)
+		if (r->occ[i].extra)
+			emit("kick", r, chatters(r), 2, r->occ[i].nick,
+			    FULL_REASON);
 	if (r->reason != NULL)
 		close_room(r, r->reason);
 	else if (chatters(r) == 0 && r->had)

@@ -206,6 +206,27 @@ events() {
 	watch_wait "^leave\|$T\|rs@rooms.localhost\|0\|"
 }
 
+@test "too many chatters found on joining: the extra ones are kicked" {
+	mkroom tm@rooms.localhost pw-t
+	for c in p q r; do
+		chat_start "$c"
+		chat "$c" "join tm@rooms.localhost $c pw-t"
+		chat_wait "$c" '^joined '
+	done
+	watch_start
+	feed 'watch|tm@rooms.localhost|chatting|pw-t'
+	watch_wait "^snapshot\|$T\|tm@rooms.localhost\|2\|[pqr]\|[pqr]$"
+	watch_wait "^kick\|$T\|tm@rooms.localhost\|2\|[pqr]\|room full$"
+	run -0 events
+	refute_output --regexp '^(leave|join)'
+	for c in p q r; do
+		chat_stop "$c"
+	done
+	watch_wait "^leave\|$T\|tm@rooms.localhost\|0\|"
+	run -0 grep -c '^leave|' "$BATS_FILE_TMPDIR/watch.out"
+	assert_output 2
+}
+
 @test "a room destroyed by someone else, or never there, is reported gone" {
 	mkroom va@rooms.localhost pw-v
 	watch_start
