@@ -658,12 +658,13 @@ valid_jid(const char *s)
 static int
 valid_status(const char *s, int *had)
 {
-	static const char *open[] = { "available", "staff_claimed",
+	/* the open ones; from the third on, a chatter has been here */
+	static const char *statuses[] = { "available", "staff_claimed",
 	    "staff_waiting", "client_claimed", "chatting", "closing" };
 	size_t i;
 
-	for (i = 0; i < sizeof(open) / sizeof(open[0]); i++)
-		if (strcmp(s, open[i]) == 0) {
+	for (i = 0; i < sizeof(statuses) / sizeof(statuses[0]); i++)
+		if (strcmp(s, statuses[i]) == 0) {
 			*had = i >= 2;
 			return 1;
 		}
@@ -679,7 +680,7 @@ feed(char *line, unsigned long lineno)
 
 	if (lineno == 1 && strncmp(line, "helpim-feed|", 12) == 0) {
 		if (strcmp(line, FEED_VERSION) != 0)
-			errx(EXIT_PERM, "line 1: '%s' is not supported; "
+			errx(EXIT_PERM, "line 1: '%.40s' is not supported; "
 			    "expected '%s'", line, FEED_VERSION);
 		return;
 	}
@@ -693,7 +694,7 @@ feed(char *line, unsigned long lineno)
 			return;
 		}
 		if (!valid_status(f[2], &had)) {
-			warnx("line %lu: bad status '%s', skipped", lineno,
+			warnx("line %lu: bad status '%.40s', skipped", lineno,
 			    f[2]);
 			return;
 		}
@@ -701,11 +702,11 @@ feed(char *line, unsigned long lineno)
 			warnx("line %lu: bad password, skipped", lineno);
 			return;
 		}
-		if ((r = room_add(f[1])) == NULL)
-			return;		/* watched already */
-		r->pass = xstrdup(f[3]);
-		r->had = had;
-		join(r);
+		if ((r = room_add(f[1])) != NULL) {	/* else watched */
+			r->pass = xstrdup(f[3]);
+			r->had = had;
+			join(r);
+		}
 		explicit_bzero(f[3], strlen(f[3]));
 	} else if (nf == 3 && strcmp(f[0], "close") == 0) {
 		lower(f[1]);
@@ -720,13 +721,11 @@ feed(char *line, unsigned long lineno)
 		}
 		if (r->state != CLOSING)
 			close_room(r, f[2]);
-	} else if (nf > 0 && (strcmp(f[0], "watch") == 0 ||
-	    strcmp(f[0], "close") == 0))
+	} else if (strcmp(f[0], "watch") == 0 || strcmp(f[0], "close") == 0)
 		warnx("line %lu: %s: wrong number of fields, skipped", lineno,
 		    f[0]);
 	else
-		warnx("line %lu: unknown verb '%.40s', skipped", lineno,
-		    nf > 0 ? f[0] : "");
+		warnx("line %lu: unknown verb '%.40s', skipped", lineno, f[0]);
 }
 
 static void
@@ -812,11 +811,9 @@ shutdown_xmpp(void)
 static void
 connect_xmpp(void)
 {
-	xmpp_log_t log = { on_log, NULL };
-	static xmpp_log_t logger;
+	static xmpp_log_t logger = { on_log, NULL };
 	char jid[sizeof(conf.jid) + sizeof(conf.resource) + 8];
 
-	logger = log;
 	xmpp_initialize();
 	if ((ctx = xmpp_ctx_new(NULL, &logger)) == NULL ||
 	    (conn = xmpp_conn_new(ctx)) == NULL)
