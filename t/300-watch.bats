@@ -404,3 +404,19 @@ events() {
 	run -0 cat "$BATS_FILE_TMPDIR/watch.err"
 	assert_output --partial 'connection to the XMPP server lost'
 }
+
+@test "a room made by helpim-mkrooms is watched like any other" {
+	run -0 helpim-mkrooms -c 1
+	room=$output
+	assert_regex "$room" '^[a-z0-9._-]+@rooms\.localhost$'
+	pw=$(sql "SELECT password FROM helpim.rooms WHERE jid = '$room'")
+	watch_start
+	feed "watch|$room|available|$pw"
+	watch_wait "^snapshot\|$T\|$room\|0$"
+	chat_start m
+	chat m "join $room staff $pw"
+	watch_wait "^join\|$T\|$room\|1\|staff\|[^|]+@anon.localhost/.+$"
+	chat_stop m
+	watch_wait "^leave\|$T\|$room\|0\|staff\|left$"
+	watch_wait "^destroyed\|$T\|$room\|0\|empty$"
+}
