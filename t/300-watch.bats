@@ -47,6 +47,22 @@ destroy() {
 		-p "$XMPP_PORT" >"$out" 3>&-
 }
 
+# as_owner ROOM PASSWORD STANZA: another session of the bot account sends
+# STANZA from inside the room.
+as_owner() {
+	local out=$BATS_TEST_TMPDIR/own.out
+	{
+		echo "join $1 owner $2"
+		wait_until 5 grep -q "^joined $1 " "$out"
+		echo "raw $3"
+		echo "info $1"
+		wait_until 5 grep -q "^info $1 done" "$out"
+		echo "leave $1"
+		wait_until 5 grep -q "^left $1" "$out"
+	} | HELPIM_CHAT_PASSWORD=$BOTPW helpim-chat -j "$BOT_JID/own" \
+		-p "$XMPP_PORT" >"$out" 3>&-
+}
+
 watch_start() {
 	local d=$BATS_FILE_TMPDIR f closes=
 	rm -f "$d/watch.in" "$d/watch.out" "$d/watch.err"
@@ -419,4 +435,36 @@ events() {
 	chat_stop m
 	watch_wait "^leave\|$T\|$room\|0\|staff\|left$"
 	watch_wait "^destroyed\|$T\|$room\|0\|empty$"
+}
+
+@test "leave causes: kicked, banned, disconnected" {
+	mkroom lv@rooms.localhost pw-lv
+	watch_start
+	feed 'watch|lv@rooms.localhost|available|pw-lv'
+	watch_wait "^snapshot\|$T\|lv@rooms.localhost\|0$"
+	chat_start k
+	chat k "join lv@rooms.localhost k pw-lv"
+	watch_wait "^join\|$T\|lv@rooms.localhost\|1\|k\|"
+	as_owner lv@rooms.localhost pw-lv "<iq type='set' to='lv@rooms.localhost' id='k1'><query xmlns='http://jabber.org/protocol/muc#admin'><item nick='k' role='none'/></query></iq>"
+	watch_wait "^leave\|$T\|lv@rooms.localhost\|0\|k\|kicked$"
+	chat_wait k '^kicked lv@rooms.localhost'
+
+	chat_start b
+	jid=$(sed -n 's/^online \([^/]*\).*/\1/p' "$BATS_FILE_TMPDIR/b.out")
+	chat b "join lv@rooms.localhost b pw-lv"
+	watch_wait "^join\|$T\|lv@rooms.localhost\|1\|b\|"
+	as_owner lv@rooms.localhost pw-lv "<iq type='set' to='lv@rooms.localhost' id='b1'><query xmlns='http://jabber.org/protocol/muc#admin'><item jid='$jid' affiliation='outcast'/></query></iq>"
+	watch_wait "^leave\|$T\|lv@rooms.localhost\|0\|b\|banned$"
+	chat_wait b '^banned lv@rooms.localhost'
+
+	# an error sent into the room gets its sender thrown out (333)
+	chat k "join lv@rooms.localhost k pw-lv"
+	wait_until 5 sh -c "[ \$(grep -c '^join|.*|k|' '$BATS_FILE_TMPDIR/watch.out') -eq 2 ]"
+	chat k "raw <message type='error' to='lv@rooms.localhost/helpim'><error type='cancel'><service-unavailable xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></message>"
+	watch_wait "^leave\|$T\|lv@rooms.localhost\|0\|k\|disconnected$"
+	chat_stop k
+	chat_stop b
+	# the bot itself was never thrown out
+	run -0 events
+	refute_output --partial gone
 }
