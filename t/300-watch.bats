@@ -260,8 +260,12 @@ events() {
 	# destroyed before the bot came: the bot (an admin) may recreate it
 	feed 'watch|va@rooms.localhost|available|pw-v'
 	watch_wait "^gone\|$T\|va@rooms.localhost\|0\|recreated$"
+	# refused: a wrong password
+	mkroom wp@rooms.localhost pw-right
+	feed 'watch|wp@rooms.localhost|available|pw-wrong'
+	watch_wait "^gone\|$T\|wp@rooms.localhost\|0\|not-authorized$"
 	run -0 events
-	refute_output --regexp '^snapshot.*never@'
+	refute_output --regexp '^snapshot.*(never|wp)@'
 }
 
 @test "hostile nicks come out encoded and the stream stays parseable" {
@@ -331,7 +335,18 @@ events() {
 	feed 'watch|nk@rooms.localhost|available|pw-k'
 	watch_wait "^snapshot\|$T\|nk@rooms.localhost\|1\|helpim$"
 	chat_wait imp '^occupant nk@rooms.localhost helpim-2 joined'
+	watch_stop
+	# both taken: the room refuses the bot
+	chat imp "nick nk@rooms.localhost helpim-2"
+	chat_wait imp '^nick nk@rooms.localhost helpim-2'
+	chat_start imp2
+	chat imp2 "join nk@rooms.localhost helpim pw-k"
+	chat_wait imp2 '^joined '
+	watch_start
+	feed 'watch|nk@rooms.localhost|available|pw-k'
+	watch_wait "^gone\|$T\|nk@rooms.localhost\|0\|conflict$"
 	chat_stop imp
+	chat_stop imp2
 }
 
 @test "SIGTERM and end of input leave the rooms alive and exit 0" {
