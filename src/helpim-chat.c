@@ -384,8 +384,8 @@ on_conn(xmpp_conn_t *c, xmpp_conn_event_t ev, int error,
 		return;
 	}
 	if (se != NULL)
-		warnx("stream error %d%s%s", se->type,
-		    se->text != NULL ? ": " : "", se->text != NULL ? se->text : "");
+		warnx("stream error %d%s%s", se->type, se->text != NULL ?
+		    ": " : "", se->text != NULL ? se->text : "");
 	gone = 1;
 }
 

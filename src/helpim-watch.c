@@ -25,26 +25,26 @@
 #define DESTROY_ID	"destroy "	/* + room JID */
 #define FULL_REASON	"room full"
 #define EMPTY_REASON	"empty"
-#define ALT_SUFFIX	"-2"		/* the bot's nick, taken: retry once */
+#define ALT_SUFFIX	"-2"		/* nick taken: retry once with this */
 
 enum state { JOINING, IN, CLOSING };
 
 struct occ {
 	char		*nick;
-	int		 extra;		/* beyond max_chatters, being kicked */
+	int		 extra;		/* beyond max_chatters: kicked */
 };
 
 /* Small on purpose: there may be thousands. */
 struct room {
 	char		*jid;		/* bare, lower case: the key */
 	char		*pass;		/* until joined */
-	char		*reason;	/* close requested (JOINING) or under way */
+	char		*reason;	/* close asked for, or under way */
 	struct occ	*occ;
-	long long	 due;		/* destroy when empty past this; 0 = no */
+	long long	 due;		/* destroy if empty by then; or 0 */
 	unsigned short	 nocc;
 	unsigned char	 state;
-	unsigned char	 had;		/* someone was here before we joined */
-	unsigned char	 alt;		/* joined with the alternative nick */
+	unsigned char	 had;		/* a chatter was here before us */
+	unsigned char	 alt;		/* joined as nick ALT_SUFFIX */
 };
 
 static struct conf conf;
@@ -903,7 +903,8 @@ main(int argc, char *argv[])
 		}
 		if (poll(pfd, n, poll_timeout()) == -1 && errno != EINTR)
 			err(EXIT_TEMP, "poll");
-		if (online && !in_eof && (pfd[0].revents & (POLLIN | POLLHUP))) {
+		if (online && !in_eof &&
+		    (pfd[0].revents & (POLLIN | POLLHUP))) {
 			if ((rn = lread_fill(&lr, STDIN_FILENO)) == 0 ||
 			    (rn == -1 && errno != EINTR))
 				in_eof = 1;
