@@ -25,13 +25,13 @@
 #define DESTROY_ID	"destroy "	/* + room JID */
 #define FULL_REASON	"room full"
 #define EMPTY_REASON	"empty"
-#define ALT_SUFFIX	"-2"		/* nick taken: retry once with this */
+#define ALT_SUFFIX	"-2"		/* nick taken: one retry */
 
 enum state { JOINING, IN, CLOSING };
 
 struct occ {
 	char		*nick;
-	int		 extra;		/* beyond max_chatters: kicked */
+	int		 extra;		/* one too many: kicked */
 };
 
 /* Small on purpose: there may be thousands. */
@@ -40,11 +40,11 @@ struct room {
 	char		*pass;		/* until joined */
 	char		*reason;	/* close asked for, or under way */
 	struct occ	*occ;
-	long long	 due;		/* destroy if empty by then; or 0 */
+	long long	 due;		/* destroy if empty then */
 	unsigned short	 nocc;
 	unsigned char	 state;
-	unsigned char	 had;		/* a chatter was here before us */
-	unsigned char	 alt;		/* joined as nick ALT_SUFFIX */
+	unsigned char	 had;		/* a chatter came before */
+	unsigned char	 alt;		/* nick + ALT_SUFFIX */
 };
 
 static struct conf conf;
