@@ -284,6 +284,17 @@ events() {
 	# a tab: XMPP forbids control characters in nicks; refused
 	chat h "raw <presence to='ho@rooms.localhost/tab&#9;nick'><x xmlns='http://jabber.org/protocol/muc'><password>pw-ho</password></x></presence>"
 	chat_wait h '^error ho@rooms.localhost '
+	# requests and messages to the bot get no answer, so no error
+	chat h "raw <iq type='get' to='ho@rooms.localhost/helpim' id='v1'><query xmlns='jabber:iq:version'/></iq>"
+	chat h "raw <iq type='get' to='ho@rooms.localhost/helpim' id='p1'><ping xmlns='urn:xmpp:ping'/></iq>"
+	chat h "raw <iq type='set' to='ho@rooms.localhost/helpim' id='s1'><query xmlns='urn:x-bogus'/></iq>"
+	chat h "raw <message to='ho@rooms.localhost/helpim' type='chat'><body>hello bot</body></message>"
+	chat h "say ho@rooms.localhost hello room"
+	chat h "info ho@rooms.localhost"
+	chat_wait h '^info ho@rooms.localhost done'
+	sleep 0.5	# an answer from the bot would have come back by now
+	run -0 cat "$BATS_FILE_TMPDIR/h.out"
+	refute_output --partial 'helpim left'
 	chat h "leave ho@rooms.localhost"
 	watch_wait "^leave\|$T\|ho@rooms.localhost\|0\|$long\|left$"
 	chat_stop h
@@ -291,6 +302,7 @@ events() {
 	# leaving at the end of input is not the room going away
 	run -0 events
 	refute_output --partial gone
+	refute_output --partial hello
 	# every line: a known verb, the time, the room, a count, no raw controls
 	run -1 grep -cvE "^(helpim-events\|1|(snapshot|join|leave|nick|kick|destroyed|gone)\|$T\|[^|]+@[^|]+\|[0-9]+(\|[^|[:cntrl:]]*)*)$" "$BATS_FILE_TMPDIR/watch.out"
 	assert_output 0
