@@ -89,3 +89,54 @@ chat_stop() {
 	wait_until 5 sh -c "! kill -0 $pid" || kill -9 "$pid" 2>/dev/null
 	rm -f "$d/$1.pid"
 }
+
+# prog_pid NAME: the pid of helpim-NAME running with this file's configuration
+# (found by argv[0], since a process name stops at 15 characters)
+prog_pid() {
+	local p
+	for p in $(pgrep -f "^helpim-$1( |\$)"); do
+		if tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null |
+			grep -qxF "HELPIM_CONF=$HELPIM_CONF"; then
+			echo "$p"
+			return 0
+		fi
+	done
+	return 1
+}
+
+# helpim-run in the background for this file, its stderr in run.log
+run_start() {
+	run_start_nowait
+	wait_until 30 pool_full
+}
+
+run_start_nowait() {
+	helpim-run 2>"$BATS_FILE_TMPDIR/run.log" 3>&- &
+	echo $! >"$BATS_FILE_TMPDIR/run.pid"
+}
+
+run_stop() {
+	local pid
+	pid=$(cat "$BATS_FILE_TMPDIR/run.pid")
+	kill "$pid" 2>/dev/null || true
+	wait_until 10 sh -c "! kill -0 $pid" || true
+	rm -f "$BATS_FILE_TMPDIR/run.pid"
+}
+
+pool_full() {
+	[ "$(sql "SELECT count(*) FROM helpim.rooms WHERE status = 'available'")" = \
+		"$(helpim-conf pool_size)" ]
+}
+
+status_is() {
+	[ "$(sql "SELECT status FROM helpim.rooms WHERE jid = '$1'")" = "$2" ]
+}
+
+# claim staff|client REF: the webapp's claim; sets ROOM and PASS
+# shellcheck disable=SC2034 # ROOM and PASS are for the caller
+claim() {
+	local out
+	out=$(helpim-webapp "$1" "$2")
+	ROOM=${out% *}
+	PASS=${out#* }
+}

@@ -1,0 +1,72 @@
+#!/usr/bin/env bats
+# helpim-run: the supervisor.
+
+load helper
+
+setup_file() { sandbox_up; }
+teardown_file() { sandbox_down; }
+
+# the programs running for the given configuration
+ours() {
+	local p
+	for p in $(pgrep -f '^(helpim-|sh -c echo)'); do
+		tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null |
+			grep -qxF "HELPIM_CONF=$1" && echo "$p"
+	done
+	return 0
+}
+
+@test "-n checks the configuration; usage errors exit 100" {
+	run -0 helpim-run -n
+	assert_output ""
+	run -100 helpim-run -x
+	assert_line "usage: helpim-run [-n] [-f file]"
+	run -100 helpim-run -n -f /nonexistent
+}
+
+@test "SIGTERM stops every program and leaves nothing behind" {
+	run_start
+	run -0 ours "$HELPIM_CONF"
+	assert [ "${#lines[@]}" -ge 3 ]
+	run_stop
+	run -0 ours "$HELPIM_CONF"
+	assert_output ""
+	run -0 grep -E 'helpim-run: stopping$' "$BATS_FILE_TMPDIR/run.log"
+}
+
+@test "a stage that exits restarts the pipeline with growing pauses" {
+	HELPIM_BACKOFF_MAX=2 run_start
+	for i in 1 2 3; do
+		wait_until 20 prog_pid watch >/dev/null
+		kill -9 "$(prog_pid watch)"
+		wait_until 20 grep -q "restarting the pipeline in $(( i < 3 ? i : 2 )) s" "$BATS_FILE_TMPDIR/run.log"
+		wait_until 20 sh -c "grep -c 'helpim-run: helpim-watch exited 137' '$BATS_FILE_TMPDIR/run.log' | grep -qx $i"
+	done
+	run_stop
+	run -0 grep -c 'restarting the pipeline in 2 s' "$BATS_FILE_TMPDIR/run.log"
+	assert_output 2
+}
+
+@test "each stage's stderr is prefixed with the time and its name" {
+	HELPIM_CONF=$BATS_TEST_TMPDIR/c.conf
+	sed 's/^port = .*/port = 1/' "$SB/helpim.conf" >"$HELPIM_CONF"
+	chmod 600 "$HELPIM_CONF"
+	sql "UPDATE helpim.rooms SET status = 'closed'"
+	HELPIM_BACKOFF_MAX=1 run_start_nowait
+	wait_until 20 grep -q ' watch: ' "$BATS_FILE_TMPDIR/run.log"
+	run_stop
+	run -0 grep -E '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z (mkrooms|watch): ' "$BATS_FILE_TMPDIR/run.log"
+	refute_output ""
+}
+
+@test "a permanent failure stops everything and says why" {
+	HELPIM_CONF=$BATS_TEST_TMPDIR/c.conf
+	sed 's/^password = .*/password = wrong/' "$SB/helpim.conf" >"$HELPIM_CONF"
+	chmod 600 "$HELPIM_CONF"
+	sql "UPDATE helpim.rooms SET status = 'closed'"
+	run -100 helpim-run
+	assert_line --regexp 'helpim-run: helpim-(mkrooms|watch) failed permanently; not restarting'
+	assert_line --partial 'wrong password'
+	run -0 ours "$HELPIM_CONF"
+	assert_output ""
+}
