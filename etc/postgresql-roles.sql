@@ -1,0 +1,40 @@
+-- PostgreSQL roles for the HelpIM room bot.  Run once as the owner of the
+-- schema helpim (the role that ran helpim-initdb), after helpim-initdb:
+--	psql -d helpim -f postgresql-roles.sql
+-- then give the roles to login roles of your own, e.g.
+--	CREATE ROLE helpim LOGIN IN ROLE helpim_bot;
+--	CREATE ROLE webapp LOGIN PASSWORD '...' IN ROLE helpim_webapp;
+-- Run it again after a migration that adds tables or functions.
+
+DO $$
+BEGIN
+	IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'helpim_bot') THEN
+		CREATE ROLE helpim_bot NOLOGIN;
+	END IF;
+	IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'helpim_webapp') THEN
+		CREATE ROLE helpim_webapp NOLOGIN;
+	END IF;
+END
+$$;
+
+-- Nobody else calls into the schema.
+REVOKE ALL ON SCHEMA helpim FROM PUBLIC;
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA helpim FROM PUBLIC;
+
+-- The bot (helpim-mkrooms, helpim-rooms, helpim-setstatus, helpim-run):
+-- reads and writes rooms and history, never deletes, never changes the
+-- schema.
+GRANT USAGE ON SCHEMA helpim TO helpim_bot;
+GRANT SELECT ON helpim.schema_version TO helpim_bot;
+GRANT SELECT, INSERT, UPDATE ON helpim.rooms TO helpim_bot;
+GRANT SELECT, INSERT ON helpim.room_events, helpim.restarts TO helpim_bot;
+GRANT USAGE ON ALL SEQUENCES IN SCHEMA helpim TO helpim_bot;
+GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA helpim TO helpim_bot;
+
+-- The webapp: only the claims and the close request, which run with their
+-- owner's rights (sql/003-roles.sql); it can read no password but those the
+-- claims hand out, and change no row by itself.
+GRANT USAGE ON SCHEMA helpim TO helpim_webapp;
+GRANT EXECUTE ON FUNCTION helpim.claim_staff_room(text),
+	helpim.claim_client_room(text), helpim.request_close(text, text)
+	TO helpim_webapp;
