@@ -4,6 +4,7 @@ PREFIX	?= /usr/local
 BINDIR	?= $(PREFIX)/bin
 MANDIR	?= $(PREFIX)/share/man
 SHAREDIR ?= $(PREFIX)/share/helpim
+UNITDIR	?= $(PREFIX)/lib/systemd/system
 DESTDIR	?=
 
 CC	?= cc
@@ -26,6 +27,9 @@ MAN1	= $(wildcard man/*.1)
 MAN5	= $(wildcard man/*.5)
 MAN7	= $(wildcard man/*.7)
 MAN8	= $(wildcard man/*.8)
+# examples for the operator: configuration, cron, servers, service
+EXAMPLES = etc/helpim.conf etc/crontab etc/prosody-helpim.cfg.lua \
+	   etc/postgresql-roles.sql etc/helpim.service
 TESTS	?=
 
 all: $(PROGS)
@@ -88,14 +92,18 @@ demo: deps
 install: all
 	mkdir -p $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \
 		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man7 \
-		$(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(SHAREDIR)/sql
+		$(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(SHAREDIR)/sql \
+		$(DESTDIR)$(UNITDIR)
 	install -m 755 $(PROGS) $(SCRIPTS) $(DESTDIR)$(BINDIR)
 	install -m 644 $(MAN1) $(DESTDIR)$(MANDIR)/man1
 	install -m 644 $(MAN5) $(DESTDIR)$(MANDIR)/man5
 	install -m 644 $(MAN7) $(DESTDIR)$(MANDIR)/man7
 	[ -z "$(MAN8)" ] || install -m 644 $(MAN8) $(DESTDIR)$(MANDIR)/man8
 	install -m 644 sql/*.sql $(DESTDIR)$(SHAREDIR)/sql
-	install -m 644 etc/helpim.conf $(DESTDIR)$(SHAREDIR)
+	install -m 644 $(EXAMPLES) $(DESTDIR)$(SHAREDIR)
+	sed 's|/usr/bin/|$(BINDIR)/|g' etc/helpim.service \
+		>$(DESTDIR)$(UNITDIR)/helpim.service
+	chmod 644 $(DESTDIR)$(UNITDIR)/helpim.service
 
 uninstall:
 	for f in $(PROGS) $(notdir $(SCRIPTS)); do rm -f $(DESTDIR)$(BINDIR)/$$f; done
@@ -103,6 +111,7 @@ uninstall:
 	for f in $(MAN5); do rm -f $(DESTDIR)$(MANDIR)/man5/$${f#man/}; done
 	for f in $(MAN7); do rm -f $(DESTDIR)$(MANDIR)/man7/$${f#man/}; done
 	for f in $(MAN8); do rm -f $(DESTDIR)$(MANDIR)/man8/$${f#man/}; done
+	rm -f $(DESTDIR)$(UNITDIR)/helpim.service
 	rm -rf $(DESTDIR)$(SHAREDIR)
 
 clean:
