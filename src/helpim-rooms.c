@@ -1,7 +1,8 @@
 /*
  * helpim-rooms: reads the open rooms of this instance from helpim.rooms and
  * prints them as a table, as feed lines (helpim-protocol(7)), as feed lines
- * that follow new rooms and close requests (LISTEN helpim), or as a summary.
+ * that follow new rooms and close requests (LISTEN helpim), or as a summary
+ * in key=value lines or in Prometheus' text format.
  */
 
 #include <err.h>
@@ -33,7 +34,7 @@ static volatile sig_atomic_t quit;
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: helpim-rooms [-fnps] [-c file]\n");
+	fprintf(stderr, "usage: helpim-rooms [-fmnps] [-c file]\n");
 	exit(EXIT_PERM);
 }
 
@@ -262,19 +263,20 @@ table(void)
 	out();
 }
 
-static void
-summary(void)
-{
-	static const char *keys[] = {
-		"rooms_available", "rooms_staff_claimed", "rooms_staff_waiting",
-		"rooms_client_claimed", "rooms_chatting", "rooms_closing",
-		"rooms_closed", "rooms_lost", "rooms_open", "pool_free", "chats",
-		"close_pending", "staff_wait_max",
-	};
-	PGresult *res;
-	size_t i;
+/* The numbers of -s and -m, in the order of keys[]. */
+static const char *keys[] = {
+	"rooms_available", "rooms_staff_claimed", "rooms_staff_waiting",
+	"rooms_client_claimed", "rooms_chatting", "rooms_closing",
+	"rooms_closed", "rooms_lost", "rooms_open", "pool_free", "chats",
+	"close_pending", "staff_wait_max", "events", "anomalies", "restarts",
+};
+enum { K_STATUS = 0, K_OPEN = 8, K_POOL, K_CHATS, K_CLOSE, K_WAIT, K_EVENTS,
+    K_ANOMALIES, K_RESTARTS, K_N };
 
-	res = query("SELECT "
+static PGresult *
+stats(void)
+{
+	return query("SELECT "
 	    "count(*) FILTER (WHERE status = 'available'), "
 	    "count(*) FILTER (WHERE status = 'staff_claimed'), "
 	    "count(*) FILTER (WHERE status = 'staff_waiting'), "
@@ -289,10 +291,94 @@ summary(void)
 	    "count(*) FILTER (WHERE status = 'chatting'), "
 	    "count(*) FILTER (WHERE " OPEN " AND close_requested_at IS NOT NULL), "
 	    "coalesce(max(extract(epoch FROM now() - staff_joined_at)) "
-	    "FILTER (WHERE status = 'staff_waiting'), 0)::bigint "
+	    "FILTER (WHERE status = 'staff_waiting'), 0)::bigint, "
+	    /* events of unknown rooms belong to no instance: counted by all */
+	    "(SELECT count(*) FROM helpim.room_events AS e WHERE e.room_id IN "
+	    "(SELECT id FROM helpim.rooms WHERE instance = $1) OR "
+	    "e.room_id IS NULL), "
+	    "(SELECT count(*) FROM helpim.room_events AS e WHERE "
+	    "e.anomaly IS NOT NULL AND (e.room_id IN "
+	    "(SELECT id FROM helpim.rooms WHERE instance = $1) OR "
+	    "e.room_id IS NULL)), "
+	    "(SELECT count(*) FROM helpim.restarts WHERE instance = $1) "
 	    "FROM helpim.rooms WHERE instance = $1", 1, conf.instance, NULL);
-	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+}
+
+static void
+summary(void)
+{
+	PGresult *res;
+	int i;
+
+	res = stats();
+	for (i = 0; i < K_N; i++)
 		printf("%s=%s\n", keys[i], PQgetvalue(res, 0, i));
+	PQclear(res);
+	out();
+}
+
+static void
+metric(const char *name, const char *type, const char *help,
+    const char *label, const char *value)
+{
+	if (type != NULL)
+		printf("# HELP helpim_%s %s\n# TYPE helpim_%s %s\n", name, help,
+		    name, type);
+	printf("helpim_%s{%s} %s\n", name, label, value);
+}
+
+/* Prometheus' text format, version 0.0.4. */
+static void
+metrics(void)
+{
+	PGresult *res;
+	char inst[4 * sizeof(conf.instance) + 16], l[sizeof(inst) + 64];
+	char *q;
+	const char *p;
+	int i;
+
+	q = inst;
+	for (p = conf.instance; *p != '\0'; p++) {
+		if (*p == '\\' || *p == '"')
+			*q++ = '\\';
+		if (*p == '\n') {
+			*q++ = '\\';
+			*q++ = 'n';
+		} else
+			*q++ = *p;
+	}
+	*q = '\0';
+	res = stats();
+	for (i = K_STATUS; i < K_OPEN; i++) {
+		snprintf(l, sizeof(l), "instance=\"%s\",status=\"%s\"", inst,
+		    keys[i] + 6);
+		metric("rooms", i == K_STATUS ? "gauge" : NULL,
+		    "Rooms by status; closed and lost ones are history.", l,
+		    PQgetvalue(res, 0, i));
+	}
+	snprintf(l, sizeof(l), "instance=\"%s\"", inst);
+	metric("rooms_open", "gauge", "Rooms neither closed nor lost.", l,
+	    PQgetvalue(res, 0, K_OPEN));
+	metric("pool_free", "gauge",
+	    "Available rooms without a close request.", l,
+	    PQgetvalue(res, 0, K_POOL));
+	metric("chats", "gauge", "Rooms with a chat going on.", l,
+	    PQgetvalue(res, 0, K_CHATS));
+	metric("close_pending", "gauge",
+	    "Open rooms with a close request not done yet.", l,
+	    PQgetvalue(res, 0, K_CLOSE));
+	metric("staff_wait_seconds_max", "gauge",
+	    "Longest wait of a staff member for a client.", l,
+	    PQgetvalue(res, 0, K_WAIT));
+	metric("events_total", "counter",
+	    "Rows in helpim.room_events: events, claims, close requests.", l,
+	    PQgetvalue(res, 0, K_EVENTS));
+	metric("anomalies_total", "counter",
+	    "Events that did not fit the status of their room.", l,
+	    PQgetvalue(res, 0, K_ANOMALIES));
+	metric("pipeline_restarts_total", "counter",
+	    "Restarts of the pipeline by helpim-run.", l,
+	    PQgetvalue(res, 0, K_RESTARTS));
 	PQclear(res);
 	out();
 }
@@ -304,7 +390,7 @@ main(int argc, char *argv[])
 	const char *file = NULL;
 	int ch, check = 0, mode = 0;
 
-	while ((ch = getopt(argc, argv, "c:fnps")) != -1)
+	while ((ch = getopt(argc, argv, "c:fmnps")) != -1)
 		switch (ch) {
 		case 'c':
 			file = optarg;
@@ -313,6 +399,7 @@ main(int argc, char *argv[])
 			check = 1;
 			break;
 		case 'f':
+		case 'm':
 		case 'p':
 		case 's':
 			if (mode != 0 && mode != ch)
@@ -349,6 +436,9 @@ main(int argc, char *argv[])
 		break;
 	case 's':
 		summary();
+		break;
+	case 'm':
+		metrics();
 		break;
 	default:
 		table();

@@ -47,12 +47,12 @@ watch|r3@rooms.localhost|chatting|pw3"
 	assert_line chats=1
 	assert_line close_pending=0
 	assert_line --regexp '^staff_wait_max=4[2-9]$'
-	assert_equal "$(echo "$output" | grep -c '^[a-z_]*=[0-9]*$')" 13
+	assert_equal "$(echo "$output" | grep -c '^[a-z_]*=[0-9]*$')" 16
 }
 
 @test "usage and configuration" {
 	run -100 helpim-rooms -x
-	assert_line "usage: helpim-rooms [-fnps] [-c file]"
+	assert_line "usage: helpim-rooms [-fmnps] [-c file]"
 	run -100 helpim-rooms -p -s
 	run -0 helpim-rooms -n
 	run -100 helpim-rooms -c /nonexistent
