@@ -20,7 +20,7 @@ ours() {
 	run -0 helpim-run -n
 	assert_output ""
 	run -100 helpim-run -x
-	assert_line "usage: helpim-run [-n] [-f file]"
+	assert_line "usage: helpim-run [-ns] [-f file]"
 	run -100 helpim-run -n -f /nonexistent
 }
 
