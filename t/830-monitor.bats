@@ -1,0 +1,107 @@
+#!/usr/bin/env bats
+# Monitoring: helpim-rooms -m in Prometheus' text format, restarts counted,
+# helpim-run -s handing its log to logger.
+
+load helper
+
+setup_file() { sandbox_up; }
+teardown_file() { sandbox_down; }
+teardown() { [ ! -f "$BATS_FILE_TMPDIR/run.pid" ] || run_stop; }
+
+@test "-m: HELP and TYPE before each metric, names, labels, values" {
+	local names
+	helpim-mkrooms -c 2
+	sql "INSERT INTO helpim.rooms (jid, password, instance, status)
+	    VALUES ('other@rooms.localhost', 'x', 'b', 'closed')"
+	sql "SELECT helpim.apply_event('join', now(), 'nowhere@rooms.localhost', 1, 'n', '')" >/dev/null
+	run -0 helpim-rooms -m
+	# every line a comment of HELP or TYPE, or a sample with a number
+	refute_line --regexp '^([^#h]|#[^ ]|# [^HT]|h[^e])'
+	refute_line --regexp '^helpim_[a-z_]+\{[^}]*\} [^0-9]'
+	refute_line --regexp '^helpim_[a-z_]+\{[^}]*\} [0-9]+[^0-9]'
+	# each metric named once in HELP and TYPE, before its samples
+	names=$(echo "$output" | sed -n 's/^# TYPE \(helpim_[a-z_]*\) \(gauge\|counter\)$/\1/p')
+	assert_equal "$(echo "$names" | wc -l)" 9
+	assert_equal "$(echo "$names" | sort -u | wc -l)" 9
+	assert_equal "$(echo "$output" | grep -c '^# HELP helpim_[a-z_]* [A-Z].*\.$')" 9
+	run -0 awk '/^# TYPE/ { t[$3] = 1 } /^helpim/ { n = $1; sub(/\{.*/, "", n);
+	    if (!(n in t)) { print "no TYPE before " n; exit 1 } }' <<<"$output"
+	echo "$names" | grep -q '_total$' && ! echo "$output" |
+		grep -E '^# TYPE helpim_[a-z_]*_total gauge'
+	run -0 helpim-rooms -m
+	assert_line 'helpim_rooms{instance="",status="available"} 2'
+	assert_line 'helpim_rooms{instance="",status="lost"} 0'
+	assert_line 'helpim_rooms_open{instance=""} 2'
+	assert_line 'helpim_pool_free{instance=""} 2'
+	assert_line 'helpim_chats{instance=""} 0'
+	assert_line 'helpim_staff_wait_seconds_max{instance=""} 0'
+	assert_line 'helpim_anomalies_total{instance=""} 1'
+	assert_line 'helpim_events_total{instance=""} 1'
+	assert_line 'helpim_pipeline_restarts_total{instance=""} 0'
+	assert_line '# TYPE helpim_rooms gauge'
+	assert_line '# TYPE helpim_events_total counter'
+}
+
+@test "-m: a staff member waiting, a chat, and the instance label" {
+	local a b
+	run_start
+	chat_start staff
+	claim staff s1
+	a=$ROOM
+	chat staff "join $a Anna $PASS"
+	wait_until 10 status_is "$a" staff_waiting
+	sleep 1.1
+	run -0 helpim-rooms -m
+	assert_line --regexp '^helpim_staff_wait_seconds_max\{instance=""\} [1-9][0-9]*$'
+	chat_start client
+	claim client c1
+	chat client "join $a guest $PASS"
+	wait_until 10 status_is "$a" chatting
+	run -0 helpim-rooms -m
+	assert_line 'helpim_chats{instance=""} 1'
+	assert_line 'helpim_rooms{instance="",status="chatting"} 1'
+	chat_stop client
+	chat_stop staff
+	run_stop
+	b=$BATS_FILE_TMPDIR/b.conf
+	{ cat "$HELPIM_CONF"; echo 'instance = b"x'; } >"$b"
+	chmod 600 "$b"
+	run -0 helpim-rooms -m -c "$b"
+	assert_line 'helpim_rooms{instance="b\"x",status="available"} 0'
+}
+
+@test "helpim-run counts each restart of the pipeline" {
+	run_start
+	wait_until 20 prog_pid watch >/dev/null
+	kill -9 "$(prog_pid watch)"
+	wait_until 20 grep -q 'restarting the pipeline' "$BATS_FILE_TMPDIR/run.log"
+	wait_until 20 sh -c "helpim-rooms -m | grep -qx 'helpim_pipeline_restarts_total{instance=\"\"} 1'"
+	run_stop
+	run -0 sql "SELECT instance, stage, exit_code FROM helpim.restarts"
+	assert_output "|watch|137"
+	run -0 helpim-rooms -s
+	assert_line restarts=1
+}
+
+@test "helpim-run -s hands its log to logger, without the time" {
+	mkdir "$BATS_TEST_TMPDIR/bin"
+	# a logger that writes what it gets into a file
+	cat >"$BATS_TEST_TMPDIR/bin/logger" <<-EOF
+	#!/bin/sh
+	echo "\$*" >"$BATS_TEST_TMPDIR/logger.args"
+	cat >"$BATS_TEST_TMPDIR/logger.out"
+	EOF
+	chmod 755 "$BATS_TEST_TMPDIR/bin/logger"
+	PATH=$BATS_TEST_TMPDIR/bin:$PATH helpim-run -s 2>"$BATS_TEST_TMPDIR/run.log" 3>&- &
+	echo $! >"$BATS_FILE_TMPDIR/run.pid"
+	wait_until 20 grep -q 'helpim-run: starting' "$BATS_TEST_TMPDIR/logger.out"
+	run_stop
+	wait_until 10 grep -q 'helpim-run: stopping' "$BATS_TEST_TMPDIR/logger.out"
+	run -0 cat "$BATS_TEST_TMPDIR/run.log"
+	assert_output ""
+	run -0 cat "$BATS_TEST_TMPDIR/logger.args"
+	assert_output "-t helpim -p daemon.info"
+	run -0 cat "$BATS_TEST_TMPDIR/logger.out"
+	assert_line "helpim-run: starting"
+	refute_line --regexp '^[0-9]{4}-'
+}
