@@ -812,13 +812,16 @@ static void
 connect_xmpp(void)
 {
 	static xmpp_log_t logger = { on_log, NULL };
-	char jid[sizeof(conf.jid) + sizeof(conf.resource) + 8];
+	char jid[sizeof(conf.jid) + sizeof(conf.resource) +
+	    sizeof(conf.instance) + 8];
 
 	xmpp_initialize();
 	if ((ctx = xmpp_ctx_new(NULL, &logger)) == NULL ||
 	    (conn = xmpp_conn_new(ctx)) == NULL)
 		errx(EXIT_TEMP, "cannot set up libstrophe");
-	snprintf(jid, sizeof(jid), "%s/%s-watch", conf.jid, conf.resource);
+	/* instances may share the account: each needs its own resource */
+	snprintf(jid, sizeof(jid), "%s/%s%s%s-watch", conf.jid, conf.resource,
+	    *conf.instance != '\0' ? "-" : "", conf.instance);
 	xmpp_conn_set_jid(conn, jid);
 	xmpp_conn_set_pass(conn, conf.password);
 	conf_clear(&conf);
