@@ -568,7 +568,7 @@ static xmpp_log_t logger = { on_log, NULL };
 static void
 xmpp_up(void)
 {
-	char jid[sizeof(c.jid) + sizeof(c.resource) + 32];
+	char jid[sizeof(c.jid) + sizeof(c.resource) + sizeof(c.instance) + 32];
 	const char *host;
 	long long t0;
 	long flags;
@@ -583,8 +583,8 @@ xmpp_up(void)
 	xmpp_conn_set_flags(conn, flags);
 	if (c.cafile[0] != '\0')
 		xmpp_conn_set_cafile(conn, c.cafile);
-	snprintf(jid, sizeof(jid), "%s/%s-mkrooms-%ld", c.jid, c.resource,
-	    (long)getpid());
+	snprintf(jid, sizeof(jid), "%s/%s%s%s-mkrooms-%ld", c.jid, c.resource,
+	    *c.instance != '\0' ? "-" : "", c.instance, (long)getpid());
 	xmpp_conn_set_jid(conn, jid);
 	xmpp_conn_set_pass(conn, c.password);
 	conf_clear(&c);
