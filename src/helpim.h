@@ -76,4 +76,15 @@ size_t	 line_encode(char *, size_t, const char *);
 void	 line_time(char *, size_t);
 int	 line_count(const char *, int *);
 
+/* Log levels (log.c): -q lowers the level to QUIET, -v raises it to DEBUG. */
+#define LOGLEVEL_QUIET	1
+#define LOGLEVEL_INFO	2
+#define LOGLEVEL_DEBUG	3
+
+extern int	 log_level;
+void	 log_info(const char *, ...)
+	    __attribute__((__format__(__printf__, 1, 2)));
+void	 log_debug(const char *, ...)
+	    __attribute__((__format__(__printf__, 1, 2)));
+
 #endif
