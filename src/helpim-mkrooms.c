@@ -63,7 +63,6 @@ static PGconn		*db;
 static int		 dbbusy, dbok, dbbad;
 
 static volatile sig_atomic_t gotsig;
-static int	 verbose;
 static int	 online, connfail, authfail, lost, refused, dbdead;
 static char	 lasterr[256];
 static long	 nflight, nready, started, created, failed, nwarn;
@@ -72,7 +71,7 @@ static long long lastheard;
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: helpim-mkrooms [-nv] [-c count] [-f file] "
+	fprintf(stderr, "usage: helpim-mkrooms [-nqv] [-c count] [-f file] "
 	    "[-j jobs]\n");
 	exit(EXIT_PERM);
 }
@@ -686,9 +685,8 @@ db_count(long want)
 	res = db_exec("SELECT pg_try_advisory_lock(hashtextextended("
 	    "'helpim-mkrooms ' || $1, 0))", 1, p, PGRES_TUPLES_OK);
 	if (strcmp(PQgetvalue(res, 0, 0), "t") != 0) {
-		if (verbose)
-			fprintf(stderr, "helpim-mkrooms: waiting for the other "
-			    "run of instance '%s'\n", c.instance);
+		log_debug("waiting for the other run of instance '%s'",
+		    c.instance);
 		PQclear(db_exec("SELECT pg_advisory_lock(hashtextextended("
 		    "'helpim-mkrooms ' || $1, 0))", 1, p, PGRES_TUPLES_OK));
 	}
@@ -704,10 +702,9 @@ db_count(long want)
 		want = c.pool_size - avail;
 	if (want > room)
 		want = room;
-	if (verbose)
-		fprintf(stderr, "helpim-mkrooms: %ld available, %ld open, "
-		    "pool_size %d, max_rooms %d: creating %ld\n", avail, open,
-		    c.pool_size, c.max_rooms, want > 0 ? want : 0);
+	log_debug("%ld available, %ld open, pool_size %d, max_rooms %d: "
+	    "creating %ld", avail, open, c.pool_size, c.max_rooms,
+	    want > 0 ? want : 0);
 	return want > 0 ? want : 0;
 }
 
@@ -984,7 +981,7 @@ main(int argc, char *argv[])
 	long want = -1, n;
 	int ch, check = 0, jobs = 32, i, rc;
 
-	while ((ch = getopt(argc, argv, "c:f:j:nv")) != -1)
+	while ((ch = getopt(argc, argv, "c:f:j:nqv")) != -1)
 		switch (ch) {
 		case 'c':
 			want = strtonum(optarg, 0, 1000000, &e);
@@ -1002,8 +999,11 @@ main(int argc, char *argv[])
 		case 'n':
 			check = 1;
 			break;
+		case 'q':
+			log_level = LOGLEVEL_QUIET;
+			break;
 		case 'v':
-			verbose = 1;
+			log_level = LOGLEVEL_DEBUG;
 			break;
 		default:
 			usage();
@@ -1070,10 +1070,13 @@ main(int argc, char *argv[])
 		rc = EXIT_TEMP;
 	}
 	secs = (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
-	if (verbose || failed > 0 || started < n)
-		fprintf(stderr, "helpim-mkrooms: created %ld, failed %ld, "
-		    "not tried %ld, %.2f seconds, %.1f rooms/s\n", created,
-		    failed, n - started, secs, secs > 0 ? created / secs : 0.0);
+	if (failed > 0 || started < n)
+		warnx("created %ld, failed %ld, not tried %ld, %.2f seconds, "
+		    "%.1f rooms/s", created, failed, n - started, secs,
+		    secs > 0 ? created / secs : 0.0);
+	else
+		log_debug("created %ld, failed 0, not tried 0, %.2f seconds, "
+		    "%.1f rooms/s", created, secs, secs > 0 ? created / secs : 0.0);
 	if (refused)
 		errx(EXIT_PERM, "the MUC service refuses to create rooms: "
 		    "the bot account %s may not create rooms", c.jid);
