@@ -59,7 +59,7 @@ static volatile sig_atomic_t sigquit;
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: helpim-watch [-n] [-f file]\n");
+	fprintf(stderr, "usage: helpim-watch [-nqv] [-f file]\n");
 	exit(EXIT_PERM);
 }
 
@@ -272,6 +272,7 @@ emit(const char *verb, struct room *r, int n, int nf, ...)
 		len += 1 + w;
 	}
 	va_end(ap);
+	log_debug("%.*s", (int)len, line);
 	put(line, len);
 }
 
@@ -767,6 +768,7 @@ on_conn(xmpp_conn_t *c, xmpp_conn_event_t ev, int error,
 	(void)error, (void)arg;
 	if (ev == XMPP_CONN_CONNECT) {
 		online = 1;
+		log_info("online as %s", xmpp_conn_get_bound_jid(c));
 		xmpp_handler_add(c, on_presence, NULL, "presence", NULL, NULL);
 		xmpp_handler_add(c, on_iq, NULL, "iq", NULL, NULL);
 		return;
@@ -862,13 +864,19 @@ main(int argc, char *argv[])
 	ssize_t rn;
 	int ch, n, check = 0;
 
-	while ((ch = getopt(argc, argv, "f:n")) != -1) {
+	while ((ch = getopt(argc, argv, "f:nqv")) != -1) {
 		switch (ch) {
 		case 'f':
 			fileopt = optarg;
 			break;
 		case 'n':
 			check = 1;
+			break;
+		case 'q':
+			log_level = LOGLEVEL_QUIET;
+			break;
+		case 'v':
+			log_level = LOGLEVEL_DEBUG;
 			break;
 		default:
 			usage();
@@ -891,6 +899,8 @@ main(int argc, char *argv[])
 
 	while (!dropped) {
 		if (sigquit || (in_eof && online)) {
+			log_info("%s: leaving the rooms", sigquit ? "signal" :
+			    "end of the feed");
 			shutdown_xmpp();
 			exit(0);
 		}

@@ -408,7 +408,7 @@ events() {
 	assert_line --partial 'cannot reach'
 	run -0 helpim-watch -n -f "$C"
 	run -100 helpim-watch -x
-	assert_line 'usage: helpim-watch [-n] [-f file]'
+	assert_line 'usage: helpim-watch [-nqv] [-f file]'
 }
 
 @test "a server shutdown is a leave cause, then the lost connection exits 111" {
