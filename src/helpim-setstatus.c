@@ -46,7 +46,7 @@ static volatile sig_atomic_t quit;
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: helpim-setstatus [-n] [-f file]\n");
+	fprintf(stderr, "usage: helpim-setstatus [-nqv] [-f file]\n");
 	exit(EXIT_PERM);
 }
 
@@ -295,6 +295,10 @@ apply(int from, int to)
 			warnx("line %lu: %s %s: anomaly recorded",
 			    batch[i].lineno, batch[i].p[P_EVENT],
 			    batch[i].p[P_JID]);
+		else
+			log_debug("line %lu: %s %s: %.*s", batch[i].lineno,
+			    batch[i].p[P_EVENT], batch[i].p[P_JID], (int)len,
+			    v);
 		if (*e == '\0')
 			break;
 	}
@@ -338,7 +342,9 @@ sweep(void)
 		if (PQstatus(db) == CONNECTION_BAD)
 			lost();
 		warnx("sweep: %s", dberr(res));
-	}
+	} else if (strcmp(PQgetvalue(res, 0, 0), "0") != 0)
+		log_info("sweep: %s rooms expired or asked to close",
+		    PQgetvalue(res, 0, 0));
 	PQclear(res);
 }
 
@@ -399,13 +405,19 @@ main(int argc, char *argv[])
 	long long next;
 	int ch, check = 0, version = 0;
 
-	while ((ch = getopt(argc, argv, "f:n")) != -1)
+	while ((ch = getopt(argc, argv, "f:nqv")) != -1)
 		switch (ch) {
 		case 'f':
 			file = optarg;
 			break;
 		case 'n':
 			check = 1;
+			break;
+		case 'q':
+			log_level = LOGLEVEL_QUIET;
+			break;
+		case 'v':
+			log_level = LOGLEVEL_DEBUG;
 			break;
 		default:
 			usage();

@@ -287,7 +287,7 @@ l2@$M|join leaves no chatter"
 	EOF
 	run -0 helpim-setstatus </dev/null
 	run -100 helpim-setstatus -x
-	assert_line "usage: helpim-setstatus [-n] [-f file]"
+	assert_line "usage: helpim-setstatus [-nqv] [-f file]"
 	run -0 helpim-setstatus -n
 }
 
