@@ -34,7 +34,7 @@ static volatile sig_atomic_t quit;
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: helpim-rooms [-fmnps] [-c file]\n");
+	fprintf(stderr, "usage: helpim-rooms [-fmnpqsv] [-c file]\n");
 	exit(EXIT_PERM);
 }
 
@@ -195,14 +195,17 @@ follow(void)
 
 	PQclear(query("LISTEN helpim", 0, NULL, NULL));
 	feed(1);
+	log_info("%zu open rooms listed, following", nseen);
 	pfd[0].fd = PQsocket(db);
 	pfd[0].events = POLLIN;
 	pfd[1].fd = STDOUT_FILENO;
 	pfd[1].events = 0;	/* POLLERR, POLLHUP: the reader is gone */
 	while (!quit) {
 		while ((nf = PQnotifies(db)) != NULL) {
-			if (strcmp(nf->relname, "helpim") == 0)
+			if (strcmp(nf->relname, "helpim") == 0) {
+				log_debug("notified: %s", nf->extra);
 				notified(nf->extra);
+			}
 			PQfreemem(nf);
 		}
 		out();
@@ -390,13 +393,19 @@ main(int argc, char *argv[])
 	const char *file = NULL;
 	int ch, check = 0, mode = 0;
 
-	while ((ch = getopt(argc, argv, "c:fmnps")) != -1)
+	while ((ch = getopt(argc, argv, "c:fmnpqsv")) != -1)
 		switch (ch) {
 		case 'c':
 			file = optarg;
 			break;
 		case 'n':
 			check = 1;
+			break;
+		case 'q':
+			log_level = LOGLEVEL_QUIET;
+			break;
+		case 'v':
+			log_level = LOGLEVEL_DEBUG;
 			break;
 		case 'f':
 		case 'm':

@@ -52,7 +52,7 @@ watch|r3@rooms.localhost|chatting|pw3"
 
 @test "usage and configuration" {
 	run -100 helpim-rooms -x
-	assert_line "usage: helpim-rooms [-fmnps] [-c file]"
+	assert_line "usage: helpim-rooms [-fmnpqsv] [-c file]"
 	run -100 helpim-rooms -p -s
 	run -0 helpim-rooms -n
 	run -100 helpim-rooms -c /nonexistent
