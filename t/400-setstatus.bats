@@ -278,11 +278,11 @@ l2@$M|join leaves no chatter"
 }
 
 @test "the first line must be the version line" {
-	run -100 helpim-setstatus <<-EOF
+	run -100 helpim-setstatus -q <<-EOF
 	helpim-events|2
 	EOF
 	assert_output "helpim-setstatus: line 1: expected 'helpim-events|1'"
-	run -100 helpim-setstatus <<-EOF
+	run -100 helpim-setstatus -q <<-EOF
 	join|$(now)|x@$M|1|x|
 	EOF
 	run -0 helpim-setstatus </dev/null

@@ -112,7 +112,7 @@ watch|r6@rooms.localhost|available|pw6"
 }
 
 @test "-f: exits 0 when its reader goes away" {
-	run -0 bash -c 'helpim-rooms -f | head -n 1; exit "${PIPESTATUS[0]}"'
+	run -0 bash -c 'helpim-rooms -q -f | head -n 1; exit "${PIPESTATUS[0]}"'
 	assert_output "helpim-feed|1"
 }
 
