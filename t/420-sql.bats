@@ -40,8 +40,8 @@ claimers() {
 
 @test "schema version 2 is recorded" {
 	run -0 sql "SELECT version FROM helpim.schema_version ORDER BY 1"
-	assert_output "1
-2"
+	assert_line -n 0 1
+	assert_line -n 1 2
 }
 
 @test "claim_staff_room: the oldest available room, then none" {
