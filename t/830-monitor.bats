@@ -105,3 +105,26 @@ teardown() { [ ! -f "$BATS_FILE_TMPDIR/run.pid" ] || run_stop; }
 	assert_line "helpim-run: starting"
 	refute_line --regexp '^[0-9]{4}-'
 }
+
+@test "log levels: info by default, none with -q, debug with -v" {
+	local c=$BATS_FILE_TMPDIR/lv.conf
+	{ cat "$HELPIM_CONF"; echo 'instance = lv'; } >"$c"
+	chmod 600 "$c"
+	expire() {
+		sql "INSERT INTO helpim.rooms (jid, password, instance, status,
+		    staff_claimed_at) VALUES ('$1@rooms.localhost', 'x', 'lv',
+		    'staff_claimed', now() - interval '1 hour')"
+	}
+	expire lv1
+	run -0 --separate-stderr helpim-setstatus -f "$c" </dev/null
+	assert_equal "$stderr" "helpim-setstatus: info: sweep: 1 rooms expired or asked to close"
+	expire lv2
+	run -0 --separate-stderr helpim-setstatus -q -f "$c" </dev/null
+	assert_equal "$stderr" ""
+	run -0 status_is lv2@rooms.localhost available
+	run -0 --separate-stderr helpim-setstatus -q -v -f "$c" <<-EOF
+	helpim-events|1
+	join|2026-11-25T13:37:00.000Z|lv2@rooms.localhost|1|Anna|
+	EOF
+	assert_equal "$stderr" "helpim-setstatus: debug: line 2: join lv2@rooms.localhost: staff_waiting"
+}
