@@ -138,3 +138,19 @@ room_of() {
 	wait_until 10 status_is "$ra" closed
 	run -1 grep 'exited' "$BATS_FILE_TMPDIR/a.log"
 }
+
+@test "retiring b as helpim(7) says: pool_size 0, its free rooms closed" {
+	stop_inst b
+	sed -i 's/^pool_size = .*/pool_size = 0/' "$BATS_FILE_TMPDIR/b.conf"
+	start_inst b
+	sql "SELECT helpim.request_close(jid, 'retired') FROM helpim.rooms
+	    WHERE instance = 'b' AND status = 'available'" >/dev/null
+	wait_until 20 sh -c "[ \"\$(psql -XAtq -c \"SELECT count(*) FROM helpim.rooms
+	    WHERE instance = 'b' AND status NOT IN ('closed', 'lost')\")\" = 0 ]"
+	sleep 3		# a few refills of b: nothing new
+	run -0 count b "status NOT IN ('closed', 'lost')"
+	assert_output 0
+	run -0 count b "status = 'lost'"
+	assert_output 0
+	wait_until 30 full a
+}
