@@ -23,6 +23,8 @@
 #define NS_MUC_ADMIN	"http://jabber.org/protocol/muc#admin"
 #define NS_MUC_OWNER	"http://jabber.org/protocol/muc#owner"
 #define DESTROY_ID	"destroy "	/* + room JID */
+#define KICK_ID		"kick "		/* + room JID/nick */
+#define BAN_ID		"ban "		/* + room JID */
 #define FULL_REASON	"room full"
 #define EMPTY_REASON	"empty"
 #define ALT_SUFFIX	"-2"		/* nick taken: one retry */
@@ -31,6 +33,7 @@ enum state { JOINING, IN, CLOSING };
 
 struct occ {
 	char		*nick;
+	char		*realjid;	/* to ban an extra whose kick fails */
 	int		 extra;		/* one too many: kicked */
 };
 
@@ -185,8 +188,10 @@ room_del(struct room *r)
 		    (nrooms - i - 1) * sizeof(*rooms));
 		nrooms--;
 	}
-	for (i = 0; i < r->nocc; i++)
+	for (i = 0; i < r->nocc; i++) {
 		free(r->occ[i].nick);
+		free(r->occ[i].realjid);
+	}
 	free(r->occ);
 	freesecret(&r->pass);
 	free(r->reason);
@@ -206,19 +211,24 @@ occ_find(struct room *r, const char *nick)
 }
 
 static void
-occ_add(struct room *r, const char *nick, int extra)
+occ_add(struct room *r, const char *nick, const char *realjid, int extra)
 {
+	struct occ *o;
+
 	if ((r->occ = reallocarray(r->occ, r->nocc + 1,
 	    sizeof(*r->occ))) == NULL)
 		err(EXIT_TEMP, "reallocarray");
-	r->occ[r->nocc].nick = xstrdup(nick);
-	r->occ[r->nocc++].extra = extra;
+	o = &r->occ[r->nocc++];
+	o->nick = xstrdup(nick);
+	o->realjid = realjid != NULL ? xstrdup(realjid) : NULL;
+	o->extra = extra;
 }
 
 static void
 occ_del(struct room *r, int i)
 {
 	free(r->occ[i].nick);
+	free(r->occ[i].realjid);
 	r->occ[i] = r->occ[--r->nocc];
 }
 
@@ -365,20 +375,42 @@ join(struct room *r)
 	send_release(p);
 }
 
+/*
+ * A muc#admin item: attr=value and role or affiliation.  The id names
+ * the room, and for a kick the nick too, so that a failed kick is known.
+ */
 static void
-kick(struct room *r, const char *nick, const char *reason)
+admin(struct room *r, const char *idp, const char *attr, const char *value,
+    const char *what, const char *to, const char *reason)
 {
 	xmpp_stanza_t *iq, *q, *item;
+	char id[4096 + 1024];
 
-	iq = xmpp_iq_new(ctx, "set", "kick");
+	snprintf(id, sizeof(id), "%s%s%s%s", idp, r->jid,
+	    strcmp(attr, "nick") == 0 ? "/" : "",
+	    strcmp(attr, "nick") == 0 ? value : "");
+	iq = xmpp_iq_new(ctx, "set", id);
 	xmpp_stanza_set_to(iq, r->jid);
 	q = add(iq, tag("query", NS_MUC_ADMIN));
 	item = add(q, tag("item", NULL));
-	xmpp_stanza_set_attribute(item, "nick", nick);
-	xmpp_stanza_set_attribute(item, "role", "none");
+	xmpp_stanza_set_attribute(item, attr, value);
+	xmpp_stanza_set_attribute(item, what, to);
 	if (reason[0] != '\0')
 		add_text(item, "reason", reason);
 	send_release(iq);
+}
+
+static void
+kick(struct room *r, const char *nick, const char *reason)
+{
+	admin(r, KICK_ID, "nick", nick, "role", "none", reason);
+}
+
+/* Anonymous JIDs are never reused: banning one bans one visit. */
+static void
+ban(struct room *r, const char *realjid, const char *reason)
+{
+	admin(r, BAN_ID, "jid", realjid, "affiliation", "outcast", reason);
 }
 
 static void
@@ -553,6 +585,9 @@ occupant_presence(struct room *r, xmpp_stanza_t *st, xmpp_stanza_t *x,
 				emit("nick", r, chatters(r), 2, nick, newnick);
 			free(r->occ[i].nick);
 			r->occ[i].nick = xstrdup(newnick);
+			/* renamed before our kick came: that kick fails */
+			if (r->occ[i].extra && r->state == IN)
+				kick(r, newnick, FULL_REASON);
 			return;
 		}
 		extra = r->occ[i].extra;
@@ -568,16 +603,16 @@ occupant_presence(struct room *r, xmpp_stanza_t *st, xmpp_stanza_t *x,
 	if (i >= 0 || r->state == CLOSING)
 		return;		/* a presence update; or too late */
 	if (r->state == JOINING) {
-		occ_add(r, nick, 0);
+		occ_add(r, nick, realjid, 0);
 		return;
 	}
 	if (chatters(r) >= conf.max_chatters) {
-		occ_add(r, nick, 1);
+		occ_add(r, nick, realjid, 1);
 		kick(r, nick, FULL_REASON);
 		emit("kick", r, chatters(r), 2, nick, FULL_REASON);
 		return;
 	}
-	occ_add(r, nick, 0);
+	occ_add(r, nick, realjid, 0);
 	r->due = 0;
 	emit("join", r, chatters(r), 2, nick, realjid != NULL ? realjid : "");
 }
@@ -624,17 +659,62 @@ on_presence(xmpp_conn_t *c, xmpp_stanza_t *st, void *arg)
 	return 1;
 }
 
+/*
+ * A kick failed: the extra chatter may still be in, say renamed in
+ * between (then kicked again under the new nick) or not kickable by
+ * nick.  An extra still under that nick is banned by its real JID.
+ */
+static void
+kick_failed(xmpp_stanza_t *st, const char *what)
+{
+	char room[4096], *nick;
+	struct room *r;
+	int i;
+
+	if (strlcpy(room, what, sizeof(room)) >= sizeof(room) ||
+	    (nick = strchr(room, '/')) == NULL)
+		return;
+	*nick++ = '\0';
+	if ((r = room_find(room)) == NULL || r->state != IN ||
+	    (i = occ_find(r, nick)) < 0 || !r->occ[i].extra)
+		return;
+	if (r->occ[i].realjid != NULL)
+		ban(r, r->occ[i].realjid, FULL_REASON);
+	else
+		warnx("%s: cannot kick an extra chatter: %s", r->jid,
+		    condition(st));
+}
+
 /* Answers to our own iqs only; requests from others are never answered. */
 static int
 on_iq(xmpp_conn_t *c, xmpp_stanza_t *st, void *arg)
 {
-	const char *id, *type;
+	const char *id, *type, *from;
 	struct room *r;
+	size_t n;
 
 	(void)c, (void)arg;
 	if ((id = xmpp_stanza_get_id(st)) == NULL ||
 	    (type = xmpp_stanza_get_type(st)) == NULL ||
-	    strncmp(id, DESTROY_ID, strlen(DESTROY_ID)) != 0 ||
+	    (from = xmpp_stanza_get_from(st)) == NULL)
+		return 1;
+	/* the answer comes from the room the id names, or it is forged */
+	if (strncmp(id, KICK_ID, strlen(KICK_ID)) == 0) {
+		n = strlen(from);
+		if (strcmp(type, "error") == 0 &&
+		    strncasecmp(id + strlen(KICK_ID), from, n) == 0 &&
+		    id[strlen(KICK_ID) + n] == '/')
+			kick_failed(st, id + strlen(KICK_ID));
+		return 1;
+	}
+	if (strncmp(id, BAN_ID, strlen(BAN_ID)) == 0) {
+		if (strcmp(type, "error") == 0 &&
+		    strcasecmp(id + strlen(BAN_ID), from) == 0)
+			warnx("%s: cannot ban an extra chatter: %s", from,
+			    condition(st));
+		return 1;
+	}
+	if (strncmp(id, DESTROY_ID, strlen(DESTROY_ID)) != 0 ||
 	    (r = room_find(id + strlen(DESTROY_ID))) == NULL ||
 	    r->state != CLOSING)
 		return 1;

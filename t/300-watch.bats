@@ -495,3 +495,30 @@ events() {
 	run -0 events
 	refute_output --partial gone
 }
+
+@test "an extra chatter renaming at once is kicked under the new nick" {
+	mkroom sn@rooms.localhost pw-sn
+	watch_start
+	feed 'watch|sn@rooms.localhost|available|pw-sn'
+	watch_wait "^snapshot\|$T\|sn@rooms.localhost\|0$"
+	for c in staff client; do
+		chat_start "$c"
+		chat "$c" "join sn@rooms.localhost $c pw-sn"
+		watch_wait "^join\|$T\|sn@rooms.localhost\|[12]\|$c\|"
+	done
+	chat_start third
+	# join and rename back to back: the server renames before the kick
+	chat third "raw <presence to='sn@rooms.localhost/third'><x xmlns='http://jabber.org/protocol/muc'><password>pw-sn</password></x></presence><presence to='sn@rooms.localhost/sneaky'/>"
+	watch_wait "^kick\|$T\|sn@rooms.localhost\|2\|third\|room full$"
+	chat_wait staff '^occupant sn@rooms.localhost sneaky left 307'
+	# the chat goes on
+	chat client "say sn@rooms.localhost still here"
+	chat staff "nick sn@rooms.localhost staff2"
+	watch_wait "^nick\|$T\|sn@rooms.localhost\|2\|staff\|staff2$"
+	run -0 events
+	refute_output --regexp '^(leave|join|nick)\|.*\|(third|sneaky)'
+	refute_output --regexp '^leave\|.*\|(staff|client)\|'
+	chat_stop third
+	chat_stop staff
+	chat_stop client
+}
