@@ -652,7 +652,8 @@ on_presence(xmpp_conn_t *c, xmpp_stanza_t *st, void *arg)
 	    NS_MUC_USER)) == NULL)
 		return 1;
 	unavailable = type != NULL && strcmp(type, "unavailable") == 0;
-	if (has_code(x, "110"))
+	/* 110 from another nick would be a chatter's own word */
+	if (has_code(x, "110") && strcmp(nick, botnick(r)) == 0)
 		self_presence(r, st, x, unavailable);
 	else
 		occupant_presence(r, st, x, nick, unavailable);
@@ -715,6 +716,7 @@ on_iq(xmpp_conn_t *c, xmpp_stanza_t *st, void *arg)
 		return 1;
 	}
 	if (strncmp(id, DESTROY_ID, strlen(DESTROY_ID)) != 0 ||
+	    strcasecmp(id + strlen(DESTROY_ID), from) != 0 ||
 	    (r = room_find(id + strlen(DESTROY_ID))) == NULL ||
 	    r->state != CLOSING)
 		return 1;

@@ -522,3 +522,37 @@ events() {
 	chat_stop staff
 	chat_stop client
 }
+
+@test "forged answers and self-presences from chatters change nothing" {
+	mkroom fg@rooms.localhost pw-fg
+	watch_start
+	feed 'watch|fg@rooms.localhost|available|pw-fg'
+	watch_wait "^snapshot\|$T\|fg@rooms.localhost\|0$"
+	chat_start f
+	chat f "join fg@rooms.localhost f pw-fg"
+	watch_wait "^join\|$T\|fg@rooms.localhost\|1\|f\|"
+	# a presence that claims to be the bot's own (110), then a leave
+	chat f "raw <presence to='fg@rooms.localhost/f'><x xmlns='http://jabber.org/protocol/muc#user'><status code='110'/><status code='201'/></x></presence>"
+	chat f "raw <presence to='fg@rooms.localhost/f' type='unavailable'><x xmlns='http://jabber.org/protocol/muc#user'><status code='110'/><destroy/></x></presence>"
+	watch_wait "^leave\|$T\|fg@rooms.localhost\|0\|f\|left$"
+	chat f "join fg@rooms.localhost f pw-fg"
+	watch_wait "^join\|$T\|fg@rooms.localhost\|1\|f\|"
+	# an answer to the bot's destroy, sent by a chatter while it closes
+	bot=$BOT_JID/$(helpim-conf resource)-watch
+	kill -STOP "$(cat "$BATS_FILE_TMPDIR/watch.pid")"
+	feed 'close|fg@rooms.localhost|bye'
+	chat f "raw <iq type='result' id='destroy fg@rooms.localhost' to='$bot'/>"
+	chat f "info fg@rooms.localhost"
+	chat_wait f '^info fg@rooms.localhost done'
+	sleep 0.2
+	kill -CONT "$(cat "$BATS_FILE_TMPDIR/watch.pid")"
+	watch_wait "^destroyed\|$T\|fg@rooms.localhost\|0\|bye$"
+	chat_wait f '^kicked fg@rooms.localhost'
+	run -0 events
+	assert_line --index 1 --regexp "^snapshot\|"
+	assert_line --regexp "^leave\|$T\|fg@rooms.localhost\|0\|f\|kicked$"
+	assert_line --index -1 --regexp "^destroyed\|"
+	refute_output --regexp '^gone'
+	assert_equal "$(grep -c '^snapshot|' <<<"$output")" 1
+	chat_stop f
+}
