@@ -229,7 +229,9 @@ occ_del(struct room *r, int i)
 {
 	free(r->occ[i].nick);
 	free(r->occ[i].realjid);
-	r->occ[i] = r->occ[--r->nocc];
+	/* arrival order: the snapshot's first nick is the first to come */
+	memmove(r->occ + i, r->occ + i + 1,
+	    (--r->nocc - i) * sizeof(*r->occ));
 }
 
 static int

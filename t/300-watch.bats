@@ -556,3 +556,30 @@ events() {
 	assert_equal "$(grep -c '^snapshot|' <<<"$output")" 1
 	chat_stop f
 }
+
+@test "the chatters stay in arrival order after one leaves" {
+	C=$BATS_TEST_TMPDIR/three.conf
+	(umask 077; cp "$HELPIM_CONF" "$C"; echo 'max_chatters = 3' >>"$C")
+	mkroom ao@rooms.localhost pw-ao
+	watch_start -f "$C"
+	feed 'watch|ao@rooms.localhost|available|pw-ao'
+	watch_wait "^snapshot\|$T\|ao@rooms.localhost\|0$"
+	n=0
+	for c in a b c; do
+		chat_start "$c"
+		chat "$c" "join ao@rooms.localhost $c pw-ao"
+		n=$((n + 1))
+		watch_wait "^join\|$T\|ao@rooms.localhost\|$n\|$c\|"
+	done
+	chat a "leave ao@rooms.localhost"
+	watch_wait "^leave\|$T\|ao@rooms.localhost\|2\|a\|left$"
+	# close kicks in the bot's order: b, who came first, then c
+	feed 'close|ao@rooms.localhost|bye'
+	watch_wait "^destroyed\|$T\|ao@rooms.localhost\|0\|bye$"
+	run -0 events
+	assert_line --regexp "^leave\|$T\|ao@rooms.localhost\|1\|b\|kicked$"
+	assert_line --regexp "^leave\|$T\|ao@rooms.localhost\|0\|c\|kicked$"
+	for c in a b c; do
+		chat_stop "$c"
+	done
+}
