@@ -27,7 +27,8 @@
 #define BAN_ID		"ban "		/* + room JID */
 #define FULL_REASON	"room full"
 #define EMPTY_REASON	"empty"
-#define ALT_SUFFIX	"-2"		/* nick taken: one retry */
+#define NICK_TRIES	5		/* nick, nick-2, then nick-RANDOM */
+#define NICK_RETRY	60000		/* ms: all taken, try again then */
 
 enum state { JOINING, IN, CLOSING };
 
@@ -47,7 +48,8 @@ struct room {
 	unsigned short	 nocc;
 	unsigned char	 state;
 	unsigned char	 had;		/* a chatter came before */
-	unsigned char	 alt;		/* nick + ALT_SUFFIX */
+	unsigned char	 tries;		/* joins refused with conflict */
+	unsigned short	 sfx;		/* nick-sfx; 0: the plain nick */
 };
 
 static struct conf conf;
@@ -314,11 +316,11 @@ snapshot(struct room *r)
 static const char *
 botnick(struct room *r)
 {
-	static char alt[sizeof(conf.nick) + sizeof(ALT_SUFFIX)];
+	static char alt[sizeof(conf.nick) + sizeof("-65535")];
 
-	if (!r->alt)
+	if (r->sfx == 0)
 		return conf.nick;
-	snprintf(alt, sizeof(alt), "%s%s", conf.nick, ALT_SUFFIX);
+	snprintf(alt, sizeof(alt), "%s-%u", conf.nick, r->sfx);
 	return alt;
 }
 
@@ -619,6 +621,26 @@ occupant_presence(struct room *r, xmpp_stanza_t *st, xmpp_stanza_t *x,
 	emit("join", r, chatters(r), 2, nick, realjid != NULL ? realjid : "");
 }
 
+/*
+ * Chatters may hold the bot's nicks (before a restart, say): a random
+ * suffix they cannot guess gets the bot in.  If even that fails the room
+ * is not given up: it stays unsupervised, so say so, and try again later.
+ */
+static void
+nick_taken(struct room *r)
+{
+	if (++r->tries < NICK_TRIES) {
+		r->sfx = r->tries == 1 ? 2 : 100 + arc4random_uniform(65436);
+		join(r);
+		return;
+	}
+	warnx("%s: every nick tried is taken; trying again in %d s", r->jid,
+	    NICK_RETRY / 1000);
+	r->tries = 0;
+	r->sfx = 0;
+	set_due(r, now_ms() + NICK_RETRY);
+}
+
 static int
 on_presence(xmpp_conn_t *c, xmpp_stanza_t *st, void *arg)
 {
@@ -642,9 +664,8 @@ on_presence(xmpp_conn_t *c, xmpp_stanza_t *st, void *arg)
 		/* never answered: an error into a room gets us kicked */
 		if (r->state != JOINING || strcmp(nick, botnick(r)) != 0)
 			return 1;
-		if (strcmp(condition(st), "conflict") == 0 && !r->alt) {
-			r->alt = 1;
-			join(r);
+		if (strcmp(condition(st), "conflict") == 0) {
+			nick_taken(r);
 			return 1;
 		}
 		gone(r, condition(st));
@@ -826,6 +847,9 @@ fire_due(void)
 		if (r->due <= now && r->state == IN && chatters(r) == 0) {
 			r->due = 0;
 			close_room(r, EMPTY_REASON);
+		} else if (r->due <= now && r->state == JOINING) {
+			r->due = 0;
+			join(r);
 		} else if (r->due <= now)
 			r->due = 0;
 		else if (next == 0 || r->due < next)

@@ -338,7 +338,7 @@ events() {
 	assert_output 1
 }
 
-@test "a nick taken by a chatter: the bot joins as nick-2" {
+@test "nicks taken by chatters: the bot joins as nick-2, then nick-RANDOM" {
 	mkroom nk@rooms.localhost pw-k
 	chat_start imp
 	chat imp "join nk@rooms.localhost helpim pw-k"
@@ -348,7 +348,7 @@ events() {
 	watch_wait "^snapshot\|$T\|nk@rooms.localhost\|1\|helpim$"
 	chat_wait imp '^occupant nk@rooms.localhost helpim-2 joined'
 	watch_stop
-	# both taken: the room refuses the bot
+	# both taken: a random suffix, and the room is watched as before
 	chat imp "nick nk@rooms.localhost helpim-2"
 	chat_wait imp '^nick nk@rooms.localhost helpim-2'
 	chat_start imp2
@@ -356,9 +356,17 @@ events() {
 	chat_wait imp2 '^joined '
 	watch_start
 	feed 'watch|nk@rooms.localhost|available|pw-k'
-	watch_wait "^gone\|$T\|nk@rooms.localhost\|0\|conflict$"
+	watch_wait "^snapshot\|$T\|nk@rooms.localhost\|2\|(helpim\|helpim-2|helpim-2\|helpim)$"
+	chat_wait imp '^occupant nk@rooms.localhost helpim-[0-9]{3,5} joined'
+	chat_start imp3
+	chat imp3 "join nk@rooms.localhost imp3 pw-k"
+	chat_wait imp3 '^kicked nk@rooms.localhost'
+	watch_wait "^kick\|$T\|nk@rooms.localhost\|2\|imp3\|room full$"
+	run -0 events
+	refute_output --partial gone
 	chat_stop imp
 	chat_stop imp2
+	chat_stop imp3
 }
 
 @test "SIGTERM and end of input leave the rooms alive and exit 0" {
