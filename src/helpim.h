@@ -74,6 +74,8 @@ int	 line_split(char *, char **, int);
 int	 line_decode(char *);
 size_t	 line_encode(char *, size_t, const char *);
 void	 line_time(char *, size_t);
+long long line_now_ms(void);
+void	 line_lower(char *);
 int	 line_count(const char *, int *);
 
 #endif
