@@ -53,14 +53,6 @@ onsignal(int sig)
 	sigquit = 1;
 }
 
-static void
-lower(char *s)
-{
-	for (; *s != '\0'; s++)
-		if (*s >= 'A' && *s <= 'Z')
-			*s += 'a' - 'A';
-}
-
 static struct room *
 room_find(const char *jid)
 {
@@ -160,7 +152,7 @@ on_presence(xmpp_conn_t *c, xmpp_stanza_t *st, void *arg)
 	if ((nick = strchr(room, '/')) == NULL)
 		return 1;
 	*nick++ = '\0';
-	lower(room);
+	line_lower(room);
 	r = room_find(room);
 	type = xmpp_stanza_get_type(st);
 	if (type != NULL && strcmp(type, "error") == 0) {
@@ -315,7 +307,7 @@ command(char *line, unsigned long lineno)
 	}
 	if (nf < 2)
 		goto bad;
-	lower(f[1]);
+	line_lower(f[1]);
 	if (strcmp(f[0], "disco") == 0 || strcmp(f[0], "info") == 0) {
 		if (nf != 2)
 			goto bad;

@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <strophe.h>
@@ -73,23 +72,6 @@ onsignal(int sig)
 {
 	(void)sig;
 	sigquit = 1;
-}
-
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
-}
-
-static void
-lower(char *s)
-{
-	for (; *s != '\0'; s++)
-		if (*s >= 'A' && *s <= 'Z')
-			*s += 'a' - 'A';
 }
 
 static void *
@@ -563,7 +545,7 @@ self_presence(struct room *r, xmpp_stanza_t *st, xmpp_stanza_t *x,
 	if (r->reason != NULL)
 		close_room(r, r->reason);
 	else if (chatters(r) == 0 && r->had)
-		set_due(r, now_ms() + conf.grace);
+		set_due(r, line_now_ms() + conf.grace);
 }
 
 static void
@@ -601,7 +583,7 @@ occupant_presence(struct room *r, xmpp_stanza_t *st, xmpp_stanza_t *x,
 		n = chatters(r);
 		emit("leave", r, n, 2, nick, cause(st, x));
 		if (n == 0 && r->state == IN)
-			set_due(r, now_ms() + conf.grace);
+			set_due(r, line_now_ms() + conf.grace);
 		return;
 	}
 	if (i >= 0 || r->state == CLOSING)
@@ -638,7 +620,7 @@ nick_taken(struct room *r)
 	    NICK_RETRY / 1000);
 	r->tries = 0;
 	r->sfx = 0;
-	set_due(r, now_ms() + NICK_RETRY);
+	set_due(r, line_now_ms() + NICK_RETRY);
 }
 
 static int
@@ -656,7 +638,7 @@ on_presence(xmpp_conn_t *c, xmpp_stanza_t *st, void *arg)
 	    (nick = strchr(room, '/')) == NULL)
 		return 1;
 	*nick++ = '\0';
-	lower(room);
+	line_lower(room);
 	if ((r = room_find(room)) == NULL)
 		return 1;
 	type = xmpp_stanza_get_type(st);
@@ -793,7 +775,7 @@ feed(char *line, unsigned long lineno)
 		warnx("line 1: no version line '%s'", FEED_VERSION);
 	nf = line_split(line, f, LINE_FIELDS);
 	if (nf == 4 && strcmp(f[0], "watch") == 0) {
-		lower(f[1]);
+		line_lower(f[1]);
 		if (!valid_jid(f[1])) {
 			warnx("line %lu: bad room JID, skipped", lineno);
 			return;
@@ -814,7 +796,7 @@ feed(char *line, unsigned long lineno)
 		}
 		explicit_bzero(f[3], strlen(f[3]));
 	} else if (nf == 3 && strcmp(f[0], "close") == 0) {
-		lower(f[1]);
+		line_lower(f[1]);
 		if (!valid_jid(f[1]) || line_decode(f[2]) == -1) {
 			warnx("line %lu: bad close line, skipped", lineno);
 			return;
@@ -836,7 +818,7 @@ feed(char *line, unsigned long lineno)
 static void
 fire_due(void)
 {
-	long long now = now_ms(), next = 0;
+	long long now = line_now_ms(), next = 0;
 	size_t i;
 	struct room *r;
 
@@ -896,7 +878,7 @@ on_sockopt(xmpp_conn_t *c, void *s)
 static void
 shutdown_xmpp(void)
 {
-	long long end = now_ms() + 3000;
+	long long end = line_now_ms() + 3000;
 	struct pollfd pfd;
 	xmpp_stanza_t *p;
 
@@ -906,7 +888,7 @@ shutdown_xmpp(void)
 	xmpp_stanza_set_type(p, "unavailable");
 	send_release(p);
 	xmpp_disconnect(conn);
-	while (!dropped && now_ms() < end) {
+	while (!dropped && line_now_ms() < end) {
 		pfd.fd = sock;
 		pfd.events = POLLIN |
 		    (xmpp_conn_send_queue_len(conn) > 0 ? POLLOUT : 0);
@@ -953,7 +935,7 @@ poll_timeout(void)
 	max = conf.tls == TLS_OFF ? 1000 : 20;
 	if (next_due == 0)
 		return max;
-	t = next_due - now_ms();
+	t = next_due - line_now_ms();
 	return t < 0 ? 0 : t > max ? max : (int)t;
 }
 
@@ -1020,7 +1002,7 @@ main(int argc, char *argv[])
 				feed(line, lr.lineno);
 		}
 		xmpp_run_once(ctx, 0);
-		if (next_due != 0 && now_ms() >= next_due)
+		if (next_due != 0 && line_now_ms() >= next_due)
 			fire_due();
 	}
 	if (authfail)
