@@ -77,15 +77,6 @@ usage(void)
 	exit(EXIT_PERM);
 }
 
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
-}
-
 static void
 onsig(int sig)
 {
@@ -411,7 +402,7 @@ on_presence(xmpp_conn_t *cn, xmpp_stanza_t *st, void *arg)
 
 	(void)cn;
 	(void)arg;
-	lastheard = now_ms();
+	lastheard = line_now_ms();
 	if ((r = room_by_jid(xmpp_stanza_get_from(st))) == NULL ||
 	    r->state != S_JOIN)
 		return 1;
@@ -487,7 +478,7 @@ on_iq(xmpp_conn_t *cn, xmpp_stanza_t *st, void *arg)
 
 	(void)cn;
 	(void)arg;
-	lastheard = now_ms();
+	lastheard = line_now_ms();
 	id = xmpp_stanza_get_id(st);
 	type = xmpp_stanza_get_type(st);
 	if (id == NULL || type == NULL)
@@ -593,10 +584,10 @@ xmpp_up(void)
 	if (xmpp_connect_client(conn, c.server[0] != '\0' ? c.server : NULL,
 	    c.port, on_conn, NULL) != XMPP_EOK)
 		errx(EXIT_TEMP, "cannot connect to %s port %d", host, c.port);
-	t0 = now_ms();
+	t0 = line_now_ms();
 	while (!online && !connfail && !gotsig) {
 		xmpp_run_once(ctx, 100);
-		if (now_ms() - t0 > STALL_MS) {
+		if (line_now_ms() - t0 > STALL_MS) {
 			strlcpy(lasterr, "timed out", sizeof(lasterr));
 			connfail = 1;
 		}
@@ -617,11 +608,11 @@ xmpp_up(void)
 static void
 xmpp_down(void)
 {
-	long long t0 = now_ms();
+	long long t0 = line_now_ms();
 
 	if (online && !lost) {
 		xmpp_disconnect(conn);
-		while (!lost && now_ms() - t0 < 5000)
+		while (!lost && line_now_ms() - t0 < 5000)
 			xmpp_run_once(ctx, 50);
 	}
 	xmpp_conn_release(conn);
@@ -926,7 +917,7 @@ run(long n, int jobs)
 	long long t;
 	int i, timeout;
 
-	lastheard = now_ms();
+	lastheard = line_now_ms();
 	for (;;) {
 		while (!stopping() && started < n && nflight < jobs &&
 		    freelist != -1)
@@ -960,7 +951,7 @@ run(long n, int jobs)
 			xmpp_input();
 		if (dbbusy && (pfd[1].revents & (POLLIN | POLLHUP | POLLERR)))
 			db_input();
-		t = now_ms();
+		t = line_now_ms();
 		if (lost) {
 			warnx("connection to the XMPP server lost%s%s",
 			    lasterr[0] != '\0' ? ": " : "", lasterr);
