@@ -57,7 +57,7 @@ static xmpp_conn_t *conn;
 static struct room **rooms;
 static size_t nrooms, roomsize;
 static long long next_due;
-static int sock = -1, online, dropped, authfail, in_eof, leaving;
+static int online, dropped, authfail, in_eof, leaving;
 static volatile sig_atomic_t sigquit;
 
 static void
@@ -306,38 +306,6 @@ botnick(struct room *r)
 	return alt;
 }
 
-static xmpp_stanza_t *
-tag(const char *name, const char *ns)
-{
-	xmpp_stanza_t *t;
-
-	t = xmpp_stanza_new(ctx);
-	xmpp_stanza_set_name(t, name);
-	if (ns != NULL)
-		xmpp_stanza_set_ns(t, ns);
-	return t;
-}
-
-/* Adds child to parent, hands it over, returns it. */
-static xmpp_stanza_t *
-add(xmpp_stanza_t *parent, xmpp_stanza_t *child)
-{
-	xmpp_stanza_add_child(parent, child);
-	xmpp_stanza_release(child);
-	return child;
-}
-
-static void
-add_text(xmpp_stanza_t *parent, const char *name, const char *text)
-{
-	xmpp_stanza_t *t, *s;
-
-	t = add(parent, tag(name, NULL));
-	s = xmpp_stanza_new(ctx);
-	xmpp_stanza_set_text(s, text);
-	add(t, s);
-}
-
 static void
 send_release(xmpp_stanza_t *st)
 {
@@ -354,9 +322,9 @@ join(struct room *r)
 	p = xmpp_presence_new(ctx);
 	snprintf(to, sizeof(to), "%s/%s", r->jid, botnick(r));
 	xmpp_stanza_set_to(p, to);
-	x = add(p, tag("x", NS_MUC));
-	add_text(x, "password", r->pass);
-	h = add(x, tag("history", NULL));
+	x = st_add(p, st_tag(ctx, "x", NS_MUC));
+	st_add_text(ctx, x, "password", r->pass);
+	h = st_add(x, st_tag(ctx, "history", NULL));
 	xmpp_stanza_set_attribute(h, "maxstanzas", "0");
 	send_release(p);
 }
@@ -377,12 +345,12 @@ admin(struct room *r, const char *idp, const char *attr, const char *value,
 	    strcmp(attr, "nick") == 0 ? value : "");
 	iq = xmpp_iq_new(ctx, "set", id);
 	xmpp_stanza_set_to(iq, r->jid);
-	q = add(iq, tag("query", NS_MUC_ADMIN));
-	item = add(q, tag("item", NULL));
+	q = st_add(iq, st_tag(ctx, "query", NS_MUC_ADMIN));
+	item = st_add(q, st_tag(ctx, "item", NULL));
 	xmpp_stanza_set_attribute(item, attr, value);
 	xmpp_stanza_set_attribute(item, what, to);
 	if (reason[0] != '\0')
-		add_text(item, "reason", reason);
+		st_add_text(ctx, item, "reason", reason);
 	send_release(iq);
 }
 
@@ -408,10 +376,10 @@ destroy(struct room *r, const char *reason)
 	snprintf(id, sizeof(id), DESTROY_ID "%s", r->jid);
 	iq = xmpp_iq_new(ctx, "set", id);
 	xmpp_stanza_set_to(iq, r->jid);
-	q = add(iq, tag("query", NS_MUC_OWNER));
-	d = add(q, tag("destroy", NULL));
+	q = st_add(iq, st_tag(ctx, "query", NS_MUC_OWNER));
+	d = st_add(q, st_tag(ctx, "destroy", NULL));
 	if (reason[0] != '\0')
-		add_text(d, "reason", reason);
+		st_add_text(ctx, d, "reason", reason);
 	send_release(iq);
 }
 
@@ -441,54 +409,18 @@ gone(struct room *r, const char *why)
 	room_del(r);
 }
 
-/* The defined condition of a stanza error. */
-static const char *
-condition(xmpp_stanza_t *st)
-{
-	xmpp_stanza_t *e, *c;
-	const char *name;
-
-	if ((e = xmpp_stanza_get_child_by_name(st, "error")) == NULL)
-		return "undefined-condition";
-	for (c = xmpp_stanza_get_children(e); c != NULL;
-	    c = xmpp_stanza_get_next(c)) {
-		name = xmpp_stanza_get_name(c);
-		if (xmpp_stanza_is_tag(c) && name != NULL &&
-		    strcmp(name, "text") != 0)
-			return name;
-	}
-	return "undefined-condition";
-}
-
-static int
-has_code(xmpp_stanza_t *x, const char *code)
-{
-	xmpp_stanza_t *s;
-	const char *c;
-
-	for (s = xmpp_stanza_get_children(x); s != NULL;
-	    s = xmpp_stanza_get_next(s)) {
-		if (xmpp_stanza_is_tag(s) &&
-		    strcmp(xmpp_stanza_get_name(s), "status") == 0 &&
-		    (c = xmpp_stanza_get_attribute(s, "code")) != NULL &&
-		    strcmp(c, code) == 0)
-			return 1;
-	}
-	return 0;
-}
-
 static const char *
 cause(xmpp_stanza_t *st, xmpp_stanza_t *x)
 {
-	if (has_code(x, "301"))
+	if (st_has_code(x, "301"))
 		return "banned";
-	if (has_code(x, "321") || has_code(x, "322"))
+	if (st_has_code(x, "321") || st_has_code(x, "322"))
 		return "removed";
-	if (has_code(x, "332"))
+	if (st_has_code(x, "332"))
 		return "shutdown";
-	if (has_code(x, "333"))
+	if (st_has_code(x, "333"))
 		return "disconnected";
-	if (has_code(x, "307"))
+	if (st_has_code(x, "307"))
 		return "kicked";
 	if (xmpp_stanza_get_child_by_name(st, "error") != NULL)
 		return "error";
@@ -512,7 +444,7 @@ self_presence(struct room *r, xmpp_stanza_t *st, xmpp_stanza_t *x,
 	int i, n;
 
 	if (unavailable) {
-		if (leaving || r->state == CLOSING || has_code(x, "332"))
+		if (leaving || r->state == CLOSING || st_has_code(x, "332"))
 			return;	/* ours; or the server goes: we follow */
 		if (xmpp_stanza_get_child_by_name(x, "destroy") != NULL)
 			gone(r, "destroyed");
@@ -523,7 +455,7 @@ self_presence(struct room *r, xmpp_stanza_t *st, xmpp_stanza_t *x,
 	if (r->state != JOINING)
 		return;
 	freesecret(&r->pass);
-	if (has_code(x, "201")) {
+	if (st_has_code(x, "201")) {
 		/* it had vanished; our join just made a new, locked one */
 		r->state = CLOSING;
 		destroy(r, "recreated");
@@ -564,7 +496,7 @@ occupant_presence(struct room *r, xmpp_stanza_t *st, xmpp_stanza_t *x,
 	if (unavailable) {
 		if (i < 0)
 			return;
-		if (has_code(x, "303") && item != NULL &&
+		if (st_has_code(x, "303") && item != NULL &&
 		    (newnick = xmpp_stanza_get_attribute(item, "nick")) !=
 		    NULL) {
 			if (!r->occ[i].extra && r->state != JOINING)
@@ -646,11 +578,11 @@ on_presence(xmpp_conn_t *c, xmpp_stanza_t *st, void *arg)
 		/* never answered: an error into a room gets us kicked */
 		if (r->state != JOINING || strcmp(nick, botnick(r)) != 0)
 			return 1;
-		if (strcmp(condition(st), "conflict") == 0) {
+		if (strcmp(st_condition(st), "conflict") == 0) {
 			nick_taken(r);
 			return 1;
 		}
-		gone(r, condition(st));
+		gone(r, st_condition(st));
 		return 1;
 	}
 	if ((x = xmpp_stanza_get_child_by_name_and_ns(st, "x",
@@ -658,7 +590,7 @@ on_presence(xmpp_conn_t *c, xmpp_stanza_t *st, void *arg)
 		return 1;
 	unavailable = type != NULL && strcmp(type, "unavailable") == 0;
 	/* 110 from another nick would be a chatter's own word */
-	if (has_code(x, "110") && strcmp(nick, botnick(r)) == 0)
+	if (st_has_code(x, "110") && strcmp(nick, botnick(r)) == 0)
 		self_presence(r, st, x, unavailable);
 	else
 		occupant_presence(r, st, x, nick, unavailable);
@@ -688,7 +620,7 @@ kick_failed(xmpp_stanza_t *st, const char *what)
 		ban(r, r->occ[i].realjid, FULL_REASON);
 	else
 		warnx("%s: cannot kick an extra chatter: %s", r->jid,
-		    condition(st));
+		    st_condition(st));
 }
 
 /* Answers to our own iqs only; requests from others are never answered. */
@@ -717,7 +649,7 @@ on_iq(xmpp_conn_t *c, xmpp_stanza_t *st, void *arg)
 		if (strcmp(type, "error") == 0 &&
 		    strcasecmp(id + strlen(BAN_ID), from) == 0)
 			warnx("%s: cannot ban an extra chatter: %s", from,
-			    condition(st));
+			    st_condition(st));
 		return 1;
 	}
 	if (strncmp(id, DESTROY_ID, strlen(DESTROY_ID)) != 0 ||
@@ -729,7 +661,7 @@ on_iq(xmpp_conn_t *c, xmpp_stanza_t *st, void *arg)
 		emit("destroyed", r, 0, 1, r->reason);
 		room_del(r);
 	} else if (strcmp(type, "error") == 0)
-		gone(r, condition(st));
+		gone(r, st_condition(st));
 	return 1;
 }
 
@@ -867,13 +799,6 @@ on_conn(xmpp_conn_t *c, xmpp_conn_event_t ev, int error,
 	dropped = 1;
 }
 
-static int
-on_sockopt(xmpp_conn_t *c, void *s)
-{
-	sock = *(int *)s;
-	return xmpp_sockopt_cb_keepalive(c, s);
-}
-
 /* Leave the rooms (they stay), close the stream, wait a little for it. */
 static void
 shutdown_xmpp(void)
@@ -889,7 +814,7 @@ shutdown_xmpp(void)
 	send_release(p);
 	xmpp_disconnect(conn);
 	while (!dropped && line_now_ms() < end) {
-		pfd.fd = sock;
+		pfd.fd = st_sock;
 		pfd.events = POLLIN |
 		    (xmpp_conn_send_queue_len(conn) > 0 ? POLLOUT : 0);
 		if (poll(&pfd, 1, 50) == -1 && errno != EINTR)
@@ -917,7 +842,7 @@ connect_xmpp(void)
 	    XMPP_CONN_FLAG_MANDATORY_TLS));
 	if (conf.cafile[0] != '\0')
 		xmpp_conn_set_cafile(conn, conf.cafile);
-	xmpp_conn_set_sockopt_callback(conn, on_sockopt);
+	xmpp_conn_set_sockopt_callback(conn, st_on_sockopt);
 	if (xmpp_connect_client(conn, conf.server[0] != '\0' ? conf.server :
 	    NULL, conf.port, on_conn, NULL) != 0)
 		errx(EXIT_TEMP, "cannot connect to %s",
@@ -986,8 +911,8 @@ main(int argc, char *argv[])
 			pfd[n].fd = STDIN_FILENO;
 			pfd[n++].events = POLLIN;
 		}
-		if (sock != -1) {
-			pfd[n].fd = sock;
+		if (st_sock != -1) {
+			pfd[n].fd = st_sock;
 			pfd[n++].events = POLLIN |
 			    (xmpp_conn_send_queue_len(conn) > 0 ? POLLOUT : 0);
 		}
