@@ -34,7 +34,6 @@ struct room {
 static LIST_HEAD(, room) rooms = LIST_HEAD_INITIALIZER(rooms);
 static xmpp_ctx_t *ctx;
 static xmpp_conn_t *conn;
-static int sock = -1;
 static int online, quitting, gone;
 static volatile sig_atomic_t sigquit;
 
@@ -51,14 +50,6 @@ onsignal(int sig)
 {
 	(void)sig;
 	sigquit = 1;
-}
-
-static void
-lower(char *s)
-{
-	for (; *s != '\0'; s++)
-		if (*s >= 'A' && *s <= 'Z')
-			*s += 'a' - 'A';
 }
 
 static struct room *
@@ -81,25 +72,6 @@ room_free(struct room *r)
 	free(r);
 }
 
-/* The defined condition of a stanza error, or "undefined-condition". */
-static const char *
-condition(xmpp_stanza_t *st)
-{
-	xmpp_stanza_t *e, *c;
-	const char *name;
-
-	if ((e = xmpp_stanza_get_child_by_name(st, "error")) == NULL)
-		return "undefined-condition";
-	for (c = xmpp_stanza_get_children(e); c != NULL;
-	    c = xmpp_stanza_get_next(c)) {
-		name = xmpp_stanza_get_name(c);
-		if (xmpp_stanza_is_tag(c) && name != NULL &&
-		    strcmp(name, "text") != 0)
-			return name;
-	}
-	return "undefined-condition";
-}
-
 static void
 presence_to(const char *to, const char *type, xmpp_stanza_t *child)
 {
@@ -110,38 +82,10 @@ presence_to(const char *to, const char *type, xmpp_stanza_t *child)
 		xmpp_stanza_set_to(p, to);
 	if (type != NULL)
 		xmpp_stanza_set_type(p, type);
-	if (child != NULL) {
-		xmpp_stanza_add_child(p, child);
-		xmpp_stanza_release(child);
-	}
+	if (child != NULL)
+		st_add(p, child);
 	xmpp_send(conn, p);
 	xmpp_stanza_release(p);
-}
-
-static xmpp_stanza_t *
-tag(const char *name, const char *ns)
-{
-	xmpp_stanza_t *t;
-
-	t = xmpp_stanza_new(ctx);
-	xmpp_stanza_set_name(t, name);
-	if (ns != NULL)
-		xmpp_stanza_set_ns(t, ns);
-	return t;
-}
-
-static void
-add_text(xmpp_stanza_t *parent, const char *name, const char *text)
-{
-	xmpp_stanza_t *t, *s;
-
-	t = tag(name, NULL);
-	s = xmpp_stanza_new(ctx);
-	xmpp_stanza_set_text(s, text);
-	xmpp_stanza_add_child(t, s);
-	xmpp_stanza_release(s);
-	xmpp_stanza_add_child(parent, t);
-	xmpp_stanza_release(t);
 }
 
 static int
@@ -151,7 +95,7 @@ on_presence(xmpp_conn_t *c, xmpp_stanza_t *st, void *arg)
 	const char *from, *type, *code;
 	char codes[256] = "", room[3072], *nick;
 	struct room *r;
-	int self = 0, destroyed;
+	int self, destroyed;
 
 	(void)c, (void)arg;
 	if ((from = xmpp_stanza_get_from(st)) == NULL)
@@ -160,11 +104,11 @@ on_presence(xmpp_conn_t *c, xmpp_stanza_t *st, void *arg)
 	if ((nick = strchr(room, '/')) == NULL)
 		return 1;
 	*nick++ = '\0';
-	lower(room);
+	line_lower(room);
 	r = room_find(room);
 	type = xmpp_stanza_get_type(st);
 	if (type != NULL && strcmp(type, "error") == 0) {
-		printf("error %s %s\n", room, condition(st));
+		printf("error %s %s\n", room, st_condition(st));
 		if (r != NULL && !r->in && strcmp(r->nick, nick) == 0)
 			room_free(r);
 		return 1;
@@ -173,19 +117,16 @@ on_presence(xmpp_conn_t *c, xmpp_stanza_t *st, void *arg)
 	    NS_MUC_USER)) == NULL)
 		return 1;
 	destroyed = xmpp_stanza_get_child_by_name(x, "destroy") != NULL;
+	self = st_has_code(x, "110");
 	for (s = xmpp_stanza_get_children(x); s != NULL;
-	    s = xmpp_stanza_get_next(s)) {
-		if (!xmpp_stanza_is_tag(s) ||
-		    strcmp(xmpp_stanza_get_name(s), "status") != 0 ||
-		    (code = xmpp_stanza_get_attribute(s, "code")) == NULL)
-			continue;
-		if (strcmp(code, "110") == 0)
-			self = 1;
-		else {
+	    s = xmpp_stanza_get_next(s))
+		if (xmpp_stanza_is_tag(s) &&
+		    strcmp(xmpp_stanza_get_name(s), "status") == 0 &&
+		    (code = xmpp_stanza_get_attribute(s, "code")) != NULL &&
+		    strcmp(code, "110") != 0) {
 			strlcat(codes, " ", sizeof(codes));
 			strlcat(codes, code, sizeof(codes));
 		}
-	}
 	if (r != NULL && !self && strcmp(nick, r->nick) == 0 && r->in)
 		self = 1;
 	if (!self) {
@@ -197,13 +138,13 @@ on_presence(xmpp_conn_t *c, xmpp_stanza_t *st, void *arg)
 	if (r == NULL)
 		return 1;
 	if (type != NULL && strcmp(type, "unavailable") == 0) {
-		if (strstr(codes, " 303") != NULL)
+		if (st_has_code(x, "303"))
 			return 1;	/* the available one follows */
 		if (destroyed)
 			printf("destroyed %s\n", room);
-		else if (strstr(codes, " 307") != NULL)
+		else if (st_has_code(x, "307"))
 			printf("kicked %s\n", room);
-		else if (strstr(codes, " 301") != NULL)
+		else if (st_has_code(x, "301"))
 			printf("banned %s\n", room);
 		else
 			printf("left %s\n", room);
@@ -238,7 +179,7 @@ on_disco(xmpp_conn_t *c, xmpp_stanza_t *st, void *arg)
 		from = "";
 	type = xmpp_stanza_get_type(st);
 	if (type != NULL && strcmp(type, "error") == 0) {
-		printf("error %s %s\n", from, condition(st));
+		printf("error %s %s\n", from, st_condition(st));
 		return 0;
 	}
 	if ((q = xmpp_stanza_get_child_by_name(st, "query")) != NULL)
@@ -264,16 +205,14 @@ disco(const char *verb, const char *jid)
 {
 	static unsigned long seq;
 	static char disco_verb[] = "disco", info_verb[] = "info";
-	xmpp_stanza_t *iq, *q;
+	xmpp_stanza_t *iq;
 	char id[32];
 	int items = strcmp(verb, "disco") == 0;
 
 	snprintf(id, sizeof(id), "disco%lu", ++seq);
 	iq = xmpp_iq_new(ctx, "get", id);
 	xmpp_stanza_set_to(iq, jid);
-	q = tag("query", items ? NS_ITEMS : NS_INFO);
-	xmpp_stanza_add_child(iq, q);
-	xmpp_stanza_release(q);
+	st_add(iq, st_tag(ctx, "query", items ? NS_ITEMS : NS_INFO));
 	xmpp_id_handler_add(conn, on_disco, id, items ? disco_verb : info_verb);
 	xmpp_send(conn, iq);
 	xmpp_stanza_release(iq);
@@ -315,7 +254,7 @@ command(char *line, unsigned long lineno)
 	}
 	if (nf < 2)
 		goto bad;
-	lower(f[1]);
+	line_lower(f[1]);
 	if (strcmp(f[0], "disco") == 0 || strcmp(f[0], "info") == 0) {
 		if (nf != 2)
 			goto bad;
@@ -333,9 +272,9 @@ command(char *line, unsigned long lineno)
 		free(r->nick);
 		if ((r->nick = strdup(f[2])) == NULL)
 			err(EXIT_TEMP, "strdup");
-		x = tag("x", NS_MUC);
+		x = st_tag(ctx, "x", NS_MUC);
 		if (nf == 4)
-			add_text(x, "password", f[3]);
+			st_add_text(ctx, x, "password", f[3]);
 	} else if (strcmp(f[0], "nick") == 0 && nf == 3 && r != NULL) {
 		x = NULL;
 	} else if (strcmp(f[0], "leave") == 0 && nf == 2 && r != NULL) {
@@ -387,14 +326,6 @@ on_conn(xmpp_conn_t *c, xmpp_conn_event_t ev, int error,
 		warnx("stream error %d%s%s", se->type, se->text != NULL ?
 		    ": " : "", se->text != NULL ? se->text : "");
 	gone = 1;
-}
-
-static int
-on_sockopt(xmpp_conn_t *c, void *s)
-{
-	(void)c;
-	sock = *(int *)s;
-	return 0;
 }
 
 int
@@ -452,7 +383,7 @@ main(int argc, char *argv[])
 		xmpp_conn_set_pass(conn, pass);
 	} else
 		xmpp_conn_set_jid(conn, domain);
-	xmpp_conn_set_sockopt_callback(conn, on_sockopt);
+	xmpp_conn_set_sockopt_callback(conn, st_on_sockopt);
 	if (xmpp_connect_client(conn, host, port, on_conn, NULL) != 0)
 		errx(EXIT_TEMP, "cannot connect to %s port %ld", host, port);
 
@@ -469,8 +400,8 @@ main(int argc, char *argv[])
 			pfd[n].fd = STDIN_FILENO;
 			pfd[n++].events = POLLIN;
 		}
-		if (sock != -1) {
-			pfd[n].fd = sock;
+		if (st_sock != -1) {
+			pfd[n].fd = st_sock;
 			pfd[n++].events = POLLIN |
 			    (xmpp_conn_send_queue_len(conn) > 0 ? POLLOUT : 0);
 		}

@@ -58,7 +58,6 @@ static size_t		 prefixlen;
 
 static xmpp_ctx_t	*ctx;
 static xmpp_conn_t	*conn;
-static int		 xsock = -1;
 static PGconn		*db;
 static int		 dbbusy, dbok, dbbad;
 
@@ -74,15 +73,6 @@ usage(void)
 	fprintf(stderr, "usage: helpim-mkrooms [-nqv] [-c count] [-f file] "
 	    "[-j jobs]\n");
 	exit(EXIT_PERM);
-}
-
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
 }
 
 static void
@@ -383,40 +373,23 @@ room_check(struct room *r)
 	ready_push(r);
 }
 
-static const char *
-condition(xmpp_stanza_t *st)
-{
-	xmpp_stanza_t *e, *k;
-	const char *n;
-
-	if ((e = xmpp_stanza_get_child_by_name(st, "error")) == NULL)
-		return "error";
-	for (k = xmpp_stanza_get_children(e); k != NULL;
-	    k = xmpp_stanza_get_next(k))
-		if ((n = xmpp_stanza_get_name(k)) != NULL &&
-		    strcmp(n, "text") != 0)
-			return n;
-	return "error";
-}
-
 static int
 on_presence(xmpp_conn_t *cn, xmpp_stanza_t *st, void *arg)
 {
-	xmpp_stanza_t *x, *k;
+	xmpp_stanza_t *x;
 	struct room *r;
 	const char *type, *code;
 	char msg[128];
-	int self = 0, fresh = 0;
 
 	(void)cn;
 	(void)arg;
-	lastheard = now_ms();
+	lastheard = line_now_ms();
 	if ((r = room_by_jid(xmpp_stanza_get_from(st))) == NULL ||
 	    r->state != S_JOIN)
 		return 1;
 	type = xmpp_stanza_get_type(st);
 	if (type != NULL && strcmp(type, "error") == 0) {
-		code = condition(st);
+		code = st_condition(st);
 		if (strcmp(code, "not-allowed") == 0 ||
 		    strcmp(code, "forbidden") == 0)
 			refused = 1;
@@ -427,22 +400,11 @@ on_presence(xmpp_conn_t *cn, xmpp_stanza_t *st, void *arg)
 	x = xmpp_stanza_get_child_by_ns(st, NS_MUC_USER);
 	if (x == NULL)
 		return 1;
-	for (k = xmpp_stanza_get_children(x); k != NULL;
-	    k = xmpp_stanza_get_next(k)) {
-		if ((code = xmpp_stanza_get_name(k)) == NULL ||
-		    strcmp(code, "status") != 0 ||
-		    (code = xmpp_stanza_get_attribute(k, "code")) == NULL)
-			continue;
-		if (strcmp(code, "110") == 0)
-			self = 1;
-		else if (strcmp(code, "201") == 0)
-			fresh = 1;
-	}
-	if (!self)
+	if (!st_has_code(x, "110"))
 		return 1;
 	if (type != NULL && strcmp(type, "unavailable") == 0)
 		fail(r, "removed from the room while creating it", 0);
-	else if (!fresh) {
+	else if (!st_has_code(x, "201")) {
 		/* not ours: leave it alone */
 		send_fmt("<presence type='unavailable' to='%s@%s/%s'/>",
 		    r->node, c.muc_domain, nickx);
@@ -486,7 +448,7 @@ on_iq(xmpp_conn_t *cn, xmpp_stanza_t *st, void *arg)
 
 	(void)cn;
 	(void)arg;
-	lastheard = now_ms();
+	lastheard = line_now_ms();
 	id = xmpp_stanza_get_id(st);
 	type = xmpp_stanza_get_type(st);
 	if (id == NULL || type == NULL)
@@ -504,7 +466,7 @@ on_iq(xmpp_conn_t *cn, xmpp_stanza_t *st, void *arg)
 	    r->state == S_DESTROY) {
 		if (!ok)
 			warnx("room %s@%s: could not destroy it: %s",
-			    r->node, c.muc_domain, condition(st));
+			    r->node, c.muc_domain, st_condition(st));
 		room_free(r);
 	}
 	return 1;
@@ -554,14 +516,6 @@ on_log(void *arg, xmpp_log_level_t level, const char *area, const char *msg)
 		strlcpy(lasterr, msg, sizeof(lasterr));
 }
 
-static int
-on_sockopt(xmpp_conn_t *cn, void *sock)
-{
-	(void)cn;
-	xsock = *(int *)sock;
-	return 0;
-}
-
 static xmpp_log_t logger = { on_log, NULL };
 
 static void
@@ -587,15 +541,15 @@ xmpp_up(void)
 	xmpp_conn_set_jid(conn, jid);
 	xmpp_conn_set_pass(conn, c.password);
 	conf_clear(&c);
-	xmpp_conn_set_sockopt_callback(conn, on_sockopt);
+	xmpp_conn_set_sockopt_callback(conn, st_on_sockopt);
 	host = c.server[0] != '\0' ? c.server : strchr(c.jid, '@') + 1;
 	if (xmpp_connect_client(conn, c.server[0] != '\0' ? c.server : NULL,
 	    c.port, on_conn, NULL) != XMPP_EOK)
 		errx(EXIT_TEMP, "cannot connect to %s port %d", host, c.port);
-	t0 = now_ms();
+	t0 = line_now_ms();
 	while (!online && !connfail && !gotsig) {
 		xmpp_run_once(ctx, 100);
-		if (now_ms() - t0 > STALL_MS) {
+		if (line_now_ms() - t0 > STALL_MS) {
 			strlcpy(lasterr, "timed out", sizeof(lasterr));
 			connfail = 1;
 		}
@@ -616,11 +570,11 @@ xmpp_up(void)
 static void
 xmpp_down(void)
 {
-	long long t0 = now_ms();
+	long long t0 = line_now_ms();
 
 	if (online && !lost) {
 		xmpp_disconnect(conn);
-		while (!lost && now_ms() - t0 < 5000)
+		while (!lost && line_now_ms() - t0 < 5000)
 			xmpp_run_once(ctx, 50);
 	}
 	xmpp_conn_release(conn);
@@ -882,7 +836,7 @@ xmpp_input(void)
 	 * see what the TLS layer holds, so try a few more times.
 	 */
 	for (i = 0; i < 64 && !lost; i++) {
-		struct pollfd pfd = { xsock, POLLIN, 0 };
+		struct pollfd pfd = { st_sock, POLLIN, 0 };
 
 		xmpp_run_once(ctx, 0);
 		if (c.tls == TLS_OFF ? poll(&pfd, 1, 0) != 1 : i >= 7)
@@ -923,7 +877,7 @@ run(long n, int jobs)
 	long long t;
 	int i, timeout;
 
-	lastheard = now_ms();
+	lastheard = line_now_ms();
 	for (;;) {
 		while (!stopping() && started < n && nflight < jobs &&
 		    freelist != -1)
@@ -944,7 +898,7 @@ run(long n, int jobs)
 		    (stopping() || started == n))
 			break;
 
-		pfd[0].fd = lost ? -1 : xsock;
+		pfd[0].fd = lost ? -1 : st_sock;
 		pfd[0].events = POLLIN;
 		if (xmpp_conn_send_queue_len(conn) > 0)
 			pfd[0].events |= POLLOUT;
@@ -957,7 +911,7 @@ run(long n, int jobs)
 			xmpp_input();
 		if (dbbusy && (pfd[1].revents & (POLLIN | POLLHUP | POLLERR)))
 			db_input();
-		t = now_ms();
+		t = line_now_ms();
 		if (lost) {
 			warnx("connection to the XMPP server lost%s%s",
 			    lasterr[0] != '\0' ? ": " : "", lasterr);

@@ -76,15 +76,6 @@ lost(void)
 	exit(EXIT_TEMP);
 }
 
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
-}
-
 /* 2026-11-25T13:37:00.123Z, and a date that exists */
 static int
 valid_time(const char *s)
@@ -445,7 +436,7 @@ main(int argc, char *argv[])
 	prepare("sweep", "SELECT helpim.sweep($1, $2, $3, $4)", 4);
 
 	memset(&lr, 0, sizeof(lr));
-	next = now_ms();
+	next = line_now_ms();
 	while (!quit) {
 		while ((line = lread_next(&lr)) != NULL) {
 			if (!version) {
@@ -465,13 +456,13 @@ main(int argc, char *argv[])
 		/* commit before waiting for more input */
 		if (nbatch > 0 && !readable(STDIN_FILENO))
 			flush();
-		if (now_ms() >= next) {
+		if (line_now_ms() >= next) {
 			flush();
 			sweep();
-			next = now_ms() + SWEEP_MS;
+			next = line_now_ms() + SWEEP_MS;
 		}
 		if (nbatch == 0) {
-			await(next - now_ms());
+			await(next - line_now_ms());
 			if (quit || !readable(STDIN_FILENO))
 				continue;
 		}

@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <strophe.h>
@@ -23,14 +22,18 @@
 #define NS_MUC_ADMIN	"http://jabber.org/protocol/muc#admin"
 #define NS_MUC_OWNER	"http://jabber.org/protocol/muc#owner"
 #define DESTROY_ID	"destroy "	/* + room JID */
+#define KICK_ID		"kick "		/* + room JID/nick */
+#define BAN_ID		"ban "		/* + room JID */
 #define FULL_REASON	"room full"
 #define EMPTY_REASON	"empty"
-#define ALT_SUFFIX	"-2"		/* nick taken: one retry */
+#define NICK_TRIES	5		/* nick, nick-2, then nick-RANDOM */
+#define NICK_RETRY	60000		/* ms: all taken, try again then */
 
 enum state { JOINING, IN, CLOSING };
 
 struct occ {
 	char		*nick;
+	char		*realjid;	/* to ban an extra whose kick fails */
 	int		 extra;		/* one too many: kicked */
 };
 
@@ -44,7 +47,8 @@ struct room {
 	unsigned short	 nocc;
 	unsigned char	 state;
 	unsigned char	 had;		/* a chatter came before */
-	unsigned char	 alt;		/* nick + ALT_SUFFIX */
+	unsigned char	 tries;		/* joins refused with conflict */
+	unsigned short	 sfx;		/* nick-sfx; 0: the plain nick */
 };
 
 static struct conf conf;
@@ -53,7 +57,7 @@ static xmpp_conn_t *conn;
 static struct room **rooms;
 static size_t nrooms, roomsize;
 static long long next_due;
-static int sock = -1, online, dropped, authfail, in_eof, leaving;
+static int online, dropped, authfail, in_eof, leaving;
 static volatile sig_atomic_t sigquit;
 
 static void
@@ -68,23 +72,6 @@ onsignal(int sig)
 {
 	(void)sig;
 	sigquit = 1;
-}
-
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
-}
-
-static void
-lower(char *s)
-{
-	for (; *s != '\0'; s++)
-		if (*s >= 'A' && *s <= 'Z')
-			*s += 'a' - 'A';
 }
 
 static void *
@@ -185,8 +172,10 @@ room_del(struct room *r)
 		    (nrooms - i - 1) * sizeof(*rooms));
 		nrooms--;
 	}
-	for (i = 0; i < r->nocc; i++)
+	for (i = 0; i < r->nocc; i++) {
 		free(r->occ[i].nick);
+		free(r->occ[i].realjid);
+	}
 	free(r->occ);
 	freesecret(&r->pass);
 	free(r->reason);
@@ -206,20 +195,27 @@ occ_find(struct room *r, const char *nick)
 }
 
 static void
-occ_add(struct room *r, const char *nick, int extra)
+occ_add(struct room *r, const char *nick, const char *realjid, int extra)
 {
+	struct occ *o;
+
 	if ((r->occ = reallocarray(r->occ, r->nocc + 1,
 	    sizeof(*r->occ))) == NULL)
 		err(EXIT_TEMP, "reallocarray");
-	r->occ[r->nocc].nick = xstrdup(nick);
-	r->occ[r->nocc++].extra = extra;
+	o = &r->occ[r->nocc++];
+	o->nick = xstrdup(nick);
+	o->realjid = realjid != NULL ? xstrdup(realjid) : NULL;
+	o->extra = extra;
 }
 
 static void
 occ_del(struct room *r, int i)
 {
 	free(r->occ[i].nick);
-	r->occ[i] = r->occ[--r->nocc];
+	free(r->occ[i].realjid);
+	/* arrival order: the snapshot's first nick is the first to come */
+	memmove(r->occ + i, r->occ + i + 1,
+	    (--r->nocc - i) * sizeof(*r->occ));
 }
 
 static int
@@ -303,44 +299,12 @@ snapshot(struct room *r)
 static const char *
 botnick(struct room *r)
 {
-	static char alt[sizeof(conf.nick) + sizeof(ALT_SUFFIX)];
+	static char alt[sizeof(conf.nick) + sizeof("-65535")];
 
-	if (!r->alt)
+	if (r->sfx == 0)
 		return conf.nick;
-	snprintf(alt, sizeof(alt), "%s%s", conf.nick, ALT_SUFFIX);
+	snprintf(alt, sizeof(alt), "%s-%u", conf.nick, r->sfx);
 	return alt;
-}
-
-static xmpp_stanza_t *
-tag(const char *name, const char *ns)
-{
-	xmpp_stanza_t *t;
-
-	t = xmpp_stanza_new(ctx);
-	xmpp_stanza_set_name(t, name);
-	if (ns != NULL)
-		xmpp_stanza_set_ns(t, ns);
-	return t;
-}
-
-/* Adds child to parent, hands it over, returns it. */
-static xmpp_stanza_t *
-add(xmpp_stanza_t *parent, xmpp_stanza_t *child)
-{
-	xmpp_stanza_add_child(parent, child);
-	xmpp_stanza_release(child);
-	return child;
-}
-
-static void
-add_text(xmpp_stanza_t *parent, const char *name, const char *text)
-{
-	xmpp_stanza_t *t, *s;
-
-	t = add(parent, tag(name, NULL));
-	s = xmpp_stanza_new(ctx);
-	xmpp_stanza_set_text(s, text);
-	add(t, s);
 }
 
 static void
@@ -359,27 +323,49 @@ join(struct room *r)
 	p = xmpp_presence_new(ctx);
 	snprintf(to, sizeof(to), "%s/%s", r->jid, botnick(r));
 	xmpp_stanza_set_to(p, to);
-	x = add(p, tag("x", NS_MUC));
-	add_text(x, "password", r->pass);
-	h = add(x, tag("history", NULL));
+	x = st_add(p, st_tag(ctx, "x", NS_MUC));
+	st_add_text(ctx, x, "password", r->pass);
+	h = st_add(x, st_tag(ctx, "history", NULL));
 	xmpp_stanza_set_attribute(h, "maxstanzas", "0");
 	send_release(p);
+}
+
+/*
+ * A muc#admin item: attr=value and role or affiliation.  The id names
+ * the room, and for a kick the nick too, so that a failed kick is known.
+ */
+static void
+admin(struct room *r, const char *idp, const char *attr, const char *value,
+    const char *what, const char *to, const char *reason)
+{
+	xmpp_stanza_t *iq, *q, *item;
+	char id[4096 + 1024];
+
+	snprintf(id, sizeof(id), "%s%s%s%s", idp, r->jid,
+	    strcmp(attr, "nick") == 0 ? "/" : "",
+	    strcmp(attr, "nick") == 0 ? value : "");
+	iq = xmpp_iq_new(ctx, "set", id);
+	xmpp_stanza_set_to(iq, r->jid);
+	q = st_add(iq, st_tag(ctx, "query", NS_MUC_ADMIN));
+	item = st_add(q, st_tag(ctx, "item", NULL));
+	xmpp_stanza_set_attribute(item, attr, value);
+	xmpp_stanza_set_attribute(item, what, to);
+	if (reason[0] != '\0')
+		st_add_text(ctx, item, "reason", reason);
+	send_release(iq);
 }
 
 static void
 kick(struct room *r, const char *nick, const char *reason)
 {
-	xmpp_stanza_t *iq, *q, *item;
+	admin(r, KICK_ID, "nick", nick, "role", "none", reason);
+}
 
-	iq = xmpp_iq_new(ctx, "set", "kick");
-	xmpp_stanza_set_to(iq, r->jid);
-	q = add(iq, tag("query", NS_MUC_ADMIN));
-	item = add(q, tag("item", NULL));
-	xmpp_stanza_set_attribute(item, "nick", nick);
-	xmpp_stanza_set_attribute(item, "role", "none");
-	if (reason[0] != '\0')
-		add_text(item, "reason", reason);
-	send_release(iq);
+/* Anonymous JIDs are never reused: banning one bans one visit. */
+static void
+ban(struct room *r, const char *realjid, const char *reason)
+{
+	admin(r, BAN_ID, "jid", realjid, "affiliation", "outcast", reason);
 }
 
 static void
@@ -391,10 +377,10 @@ destroy(struct room *r, const char *reason)
 	snprintf(id, sizeof(id), DESTROY_ID "%s", r->jid);
 	iq = xmpp_iq_new(ctx, "set", id);
 	xmpp_stanza_set_to(iq, r->jid);
-	q = add(iq, tag("query", NS_MUC_OWNER));
-	d = add(q, tag("destroy", NULL));
+	q = st_add(iq, st_tag(ctx, "query", NS_MUC_OWNER));
+	d = st_add(q, st_tag(ctx, "destroy", NULL));
 	if (reason[0] != '\0')
-		add_text(d, "reason", reason);
+		st_add_text(ctx, d, "reason", reason);
 	send_release(iq);
 }
 
@@ -424,54 +410,18 @@ gone(struct room *r, const char *why)
 	room_del(r);
 }
 
-/* The defined condition of a stanza error. */
-static const char *
-condition(xmpp_stanza_t *st)
-{
-	xmpp_stanza_t *e, *c;
-	const char *name;
-
-	if ((e = xmpp_stanza_get_child_by_name(st, "error")) == NULL)
-		return "undefined-condition";
-	for (c = xmpp_stanza_get_children(e); c != NULL;
-	    c = xmpp_stanza_get_next(c)) {
-		name = xmpp_stanza_get_name(c);
-		if (xmpp_stanza_is_tag(c) && name != NULL &&
-		    strcmp(name, "text") != 0)
-			return name;
-	}
-	return "undefined-condition";
-}
-
-static int
-has_code(xmpp_stanza_t *x, const char *code)
-{
-	xmpp_stanza_t *s;
-	const char *c;
-
-	for (s = xmpp_stanza_get_children(x); s != NULL;
-	    s = xmpp_stanza_get_next(s)) {
-		if (xmpp_stanza_is_tag(s) &&
-		    strcmp(xmpp_stanza_get_name(s), "status") == 0 &&
-		    (c = xmpp_stanza_get_attribute(s, "code")) != NULL &&
-		    strcmp(c, code) == 0)
-			return 1;
-	}
-	return 0;
-}
-
 static const char *
 cause(xmpp_stanza_t *st, xmpp_stanza_t *x)
 {
-	if (has_code(x, "301"))
+	if (st_has_code(x, "301"))
 		return "banned";
-	if (has_code(x, "321") || has_code(x, "322"))
+	if (st_has_code(x, "321") || st_has_code(x, "322"))
 		return "removed";
-	if (has_code(x, "332"))
+	if (st_has_code(x, "332"))
 		return "shutdown";
-	if (has_code(x, "333"))
+	if (st_has_code(x, "333"))
 		return "disconnected";
-	if (has_code(x, "307"))
+	if (st_has_code(x, "307"))
 		return "kicked";
 	if (xmpp_stanza_get_child_by_name(st, "error") != NULL)
 		return "error";
@@ -495,7 +445,7 @@ self_presence(struct room *r, xmpp_stanza_t *st, xmpp_stanza_t *x,
 	int i, n;
 
 	if (unavailable) {
-		if (leaving || r->state == CLOSING || has_code(x, "332"))
+		if (leaving || r->state == CLOSING || st_has_code(x, "332"))
 			return;	/* ours; or the server goes: we follow */
 		if (xmpp_stanza_get_child_by_name(x, "destroy") != NULL)
 			gone(r, "destroyed");
@@ -506,7 +456,7 @@ self_presence(struct room *r, xmpp_stanza_t *st, xmpp_stanza_t *x,
 	if (r->state != JOINING)
 		return;
 	freesecret(&r->pass);
-	if (has_code(x, "201")) {
+	if (st_has_code(x, "201")) {
 		/* it had vanished; our join just made a new, locked one */
 		r->state = CLOSING;
 		destroy(r, "recreated");
@@ -528,7 +478,7 @@ self_presence(struct room *r, xmpp_stanza_t *st, xmpp_stanza_t *x,
 	if (r->reason != NULL)
 		close_room(r, r->reason);
 	else if (chatters(r) == 0 && r->had)
-		set_due(r, now_ms() + conf.grace);
+		set_due(r, line_now_ms() + conf.grace);
 }
 
 static void
@@ -547,13 +497,16 @@ occupant_presence(struct room *r, xmpp_stanza_t *st, xmpp_stanza_t *x,
 	if (unavailable) {
 		if (i < 0)
 			return;
-		if (has_code(x, "303") && item != NULL &&
+		if (st_has_code(x, "303") && item != NULL &&
 		    (newnick = xmpp_stanza_get_attribute(item, "nick")) !=
 		    NULL) {
 			if (!r->occ[i].extra && r->state != JOINING)
 				emit("nick", r, chatters(r), 2, nick, newnick);
 			free(r->occ[i].nick);
 			r->occ[i].nick = xstrdup(newnick);
+			/* renamed before our kick came: that kick fails */
+			if (r->occ[i].extra && r->state == IN)
+				kick(r, newnick, FULL_REASON);
 			return;
 		}
 		extra = r->occ[i].extra;
@@ -563,24 +516,44 @@ occupant_presence(struct room *r, xmpp_stanza_t *st, xmpp_stanza_t *x,
 		n = chatters(r);
 		emit("leave", r, n, 2, nick, cause(st, x));
 		if (n == 0 && r->state == IN)
-			set_due(r, now_ms() + conf.grace);
+			set_due(r, line_now_ms() + conf.grace);
 		return;
 	}
 	if (i >= 0 || r->state == CLOSING)
 		return;		/* a presence update; or too late */
 	if (r->state == JOINING) {
-		occ_add(r, nick, 0);
+		occ_add(r, nick, realjid, 0);
 		return;
 	}
 	if (chatters(r) >= conf.max_chatters) {
-		occ_add(r, nick, 1);
+		occ_add(r, nick, realjid, 1);
 		kick(r, nick, FULL_REASON);
 		emit("kick", r, chatters(r), 2, nick, FULL_REASON);
 		return;
 	}
-	occ_add(r, nick, 0);
+	occ_add(r, nick, realjid, 0);
 	r->due = 0;
 	emit("join", r, chatters(r), 2, nick, realjid != NULL ? realjid : "");
+}
+
+/*
+ * Chatters may hold the bot's nicks (before a restart, say): a random
+ * suffix they cannot guess gets the bot in.  If even that fails the room
+ * is not given up: it stays unsupervised, so say so, and try again later.
+ */
+static void
+nick_taken(struct room *r)
+{
+	if (++r->tries < NICK_TRIES) {
+		r->sfx = r->tries == 1 ? 2 : 100 + arc4random_uniform(65436);
+		join(r);
+		return;
+	}
+	warnx("%s: every nick tried is taken; trying again in %d s", r->jid,
+	    NICK_RETRY / 1000);
+	r->tries = 0;
+	r->sfx = 0;
+	set_due(r, line_now_ms() + NICK_RETRY);
 }
 
 static int
@@ -598,7 +571,7 @@ on_presence(xmpp_conn_t *c, xmpp_stanza_t *st, void *arg)
 	    (nick = strchr(room, '/')) == NULL)
 		return 1;
 	*nick++ = '\0';
-	lower(room);
+	line_lower(room);
 	if ((r = room_find(room)) == NULL)
 		return 1;
 	type = xmpp_stanza_get_type(st);
@@ -606,36 +579,82 @@ on_presence(xmpp_conn_t *c, xmpp_stanza_t *st, void *arg)
 		/* never answered: an error into a room gets us kicked */
 		if (r->state != JOINING || strcmp(nick, botnick(r)) != 0)
 			return 1;
-		if (strcmp(condition(st), "conflict") == 0 && !r->alt) {
-			r->alt = 1;
-			join(r);
+		if (strcmp(st_condition(st), "conflict") == 0) {
+			nick_taken(r);
 			return 1;
 		}
-		gone(r, condition(st));
+		gone(r, st_condition(st));
 		return 1;
 	}
 	if ((x = xmpp_stanza_get_child_by_name_and_ns(st, "x",
 	    NS_MUC_USER)) == NULL)
 		return 1;
 	unavailable = type != NULL && strcmp(type, "unavailable") == 0;
-	if (has_code(x, "110"))
+	/* 110 from another nick would be a chatter's own word */
+	if (st_has_code(x, "110") && strcmp(nick, botnick(r)) == 0)
 		self_presence(r, st, x, unavailable);
 	else
 		occupant_presence(r, st, x, nick, unavailable);
 	return 1;
 }
 
+/*
+ * A kick failed: the extra chatter may still be in, say renamed in
+ * between (then kicked again under the new nick) or not kickable by
+ * nick.  An extra still under that nick is banned by its real JID.
+ */
+static void
+kick_failed(xmpp_stanza_t *st, const char *what)
+{
+	char room[4096], *nick;
+	struct room *r;
+	int i;
+
+	if (strlcpy(room, what, sizeof(room)) >= sizeof(room) ||
+	    (nick = strchr(room, '/')) == NULL)
+		return;
+	*nick++ = '\0';
+	if ((r = room_find(room)) == NULL || r->state != IN ||
+	    (i = occ_find(r, nick)) < 0 || !r->occ[i].extra)
+		return;
+	if (r->occ[i].realjid != NULL)
+		ban(r, r->occ[i].realjid, FULL_REASON);
+	else
+		warnx("%s: cannot kick an extra chatter: %s", r->jid,
+		    st_condition(st));
+}
+
 /* Answers to our own iqs only; requests from others are never answered. */
 static int
 on_iq(xmpp_conn_t *c, xmpp_stanza_t *st, void *arg)
 {
-	const char *id, *type;
+	const char *id, *type, *from;
 	struct room *r;
+	size_t n;
 
 	(void)c, (void)arg;
 	if ((id = xmpp_stanza_get_id(st)) == NULL ||
 	    (type = xmpp_stanza_get_type(st)) == NULL ||
-	    strncmp(id, DESTROY_ID, strlen(DESTROY_ID)) != 0 ||
+	    (from = xmpp_stanza_get_from(st)) == NULL)
+		return 1;
+	/* the answer comes from the room the id names, or it is forged */
+	if (strncmp(id, KICK_ID, strlen(KICK_ID)) == 0) {
+		n = strlen(from);
+		if (strcmp(type, "error") == 0 &&
+		    strncasecmp(id + strlen(KICK_ID), from, n) == 0 &&
+		    id[strlen(KICK_ID) + n] == '/')
+			kick_failed(st, id + strlen(KICK_ID));
+		return 1;
+	}
+	if (strncmp(id, BAN_ID, strlen(BAN_ID)) == 0) {
+		if (strcmp(type, "error") == 0 &&
+		    strcasecmp(id + strlen(BAN_ID), from) == 0)
+			warnx("%s: cannot ban an extra chatter: %s", from,
+			    st_condition(st));
+		return 1;
+	}
+	if (strncmp(id, DESTROY_ID, strlen(DESTROY_ID)) != 0 ||
+	    strcasecmp(id + strlen(DESTROY_ID), from) != 0 ||
 	    (r = room_find(id + strlen(DESTROY_ID))) == NULL ||
 	    r->state != CLOSING)
 		return 1;
@@ -643,7 +662,7 @@ on_iq(xmpp_conn_t *c, xmpp_stanza_t *st, void *arg)
 		emit("destroyed", r, 0, 1, r->reason);
 		room_del(r);
 	} else if (strcmp(type, "error") == 0)
-		gone(r, condition(st));
+		gone(r, st_condition(st));
 	return 1;
 }
 
@@ -689,7 +708,7 @@ feed(char *line, unsigned long lineno)
 		warnx("line 1: no version line '%s'", FEED_VERSION);
 	nf = line_split(line, f, LINE_FIELDS);
 	if (nf == 4 && strcmp(f[0], "watch") == 0) {
-		lower(f[1]);
+		line_lower(f[1]);
 		if (!valid_jid(f[1])) {
 			warnx("line %lu: bad room JID, skipped", lineno);
 			return;
@@ -710,7 +729,7 @@ feed(char *line, unsigned long lineno)
 		}
 		explicit_bzero(f[3], strlen(f[3]));
 	} else if (nf == 3 && strcmp(f[0], "close") == 0) {
-		lower(f[1]);
+		line_lower(f[1]);
 		if (!valid_jid(f[1]) || line_decode(f[2]) == -1) {
 			warnx("line %lu: bad close line, skipped", lineno);
 			return;
@@ -732,7 +751,7 @@ feed(char *line, unsigned long lineno)
 static void
 fire_due(void)
 {
-	long long now = now_ms(), next = 0;
+	long long now = line_now_ms(), next = 0;
 	size_t i;
 	struct room *r;
 
@@ -743,6 +762,9 @@ fire_due(void)
 		if (r->due <= now && r->state == IN && chatters(r) == 0) {
 			r->due = 0;
 			close_room(r, EMPTY_REASON);
+		} else if (r->due <= now && r->state == JOINING) {
+			r->due = 0;
+			join(r);
 		} else if (r->due <= now)
 			r->due = 0;
 		else if (next == 0 || r->due < next)
@@ -779,18 +801,11 @@ on_conn(xmpp_conn_t *c, xmpp_conn_event_t ev, int error,
 	dropped = 1;
 }
 
-static int
-on_sockopt(xmpp_conn_t *c, void *s)
-{
-	sock = *(int *)s;
-	return xmpp_sockopt_cb_keepalive(c, s);
-}
-
 /* Leave the rooms (they stay), close the stream, wait a little for it. */
 static void
 shutdown_xmpp(void)
 {
-	long long end = now_ms() + 3000;
+	long long end = line_now_ms() + 3000;
 	struct pollfd pfd;
 	xmpp_stanza_t *p;
 
@@ -800,8 +815,8 @@ shutdown_xmpp(void)
 	xmpp_stanza_set_type(p, "unavailable");
 	send_release(p);
 	xmpp_disconnect(conn);
-	while (!dropped && now_ms() < end) {
-		pfd.fd = sock;
+	while (!dropped && line_now_ms() < end) {
+		pfd.fd = st_sock;
 		pfd.events = POLLIN |
 		    (xmpp_conn_send_queue_len(conn) > 0 ? POLLOUT : 0);
 		if (poll(&pfd, 1, 50) == -1 && errno != EINTR)
@@ -832,7 +847,7 @@ connect_xmpp(void)
 	    XMPP_CONN_FLAG_MANDATORY_TLS));
 	if (conf.cafile[0] != '\0')
 		xmpp_conn_set_cafile(conn, conf.cafile);
-	xmpp_conn_set_sockopt_callback(conn, on_sockopt);
+	xmpp_conn_set_sockopt_callback(conn, st_on_sockopt);
 	if (xmpp_connect_client(conn, conf.server[0] != '\0' ? conf.server :
 	    NULL, conf.port, on_conn, NULL) != 0)
 		errx(EXIT_TEMP, "cannot connect to %s",
@@ -850,7 +865,7 @@ poll_timeout(void)
 	max = conf.tls == TLS_OFF ? 1000 : 20;
 	if (next_due == 0)
 		return max;
-	t = next_due - now_ms();
+	t = next_due - line_now_ms();
 	return t < 0 ? 0 : t > max ? max : (int)t;
 }
 
@@ -909,8 +924,8 @@ main(int argc, char *argv[])
 			pfd[n].fd = STDIN_FILENO;
 			pfd[n++].events = POLLIN;
 		}
-		if (sock != -1) {
-			pfd[n].fd = sock;
+		if (st_sock != -1) {
+			pfd[n].fd = st_sock;
 			pfd[n++].events = POLLIN |
 			    (xmpp_conn_send_queue_len(conn) > 0 ? POLLOUT : 0);
 		}
@@ -925,7 +940,7 @@ main(int argc, char *argv[])
 				feed(line, lr.lineno);
 		}
 		xmpp_run_once(ctx, 0);
-		if (next_due != 0 && now_ms() >= next_due)
+		if (next_due != 0 && line_now_ms() >= next_due)
 			fire_due();
 	}
 	if (authfail)

@@ -49,6 +49,18 @@ int		 conf_load(struct conf *, const char *, int);
 void		 conf_clear(struct conf *);
 int		 conf_duration(const char *, long long *);
 
+#ifdef __LIBSTROPHE_STROPHE_H__
+/* stanza.c: for the programs that speak XMPP; include <strophe.h> first. */
+extern int	 st_sock;	/* the socket, once st_on_sockopt has run */
+const char	*st_condition(xmpp_stanza_t *);
+int		 st_has_code(xmpp_stanza_t *, const char *);
+xmpp_stanza_t	*st_tag(xmpp_ctx_t *, const char *, const char *);
+xmpp_stanza_t	*st_add(xmpp_stanza_t *, xmpp_stanza_t *);
+void		 st_add_text(xmpp_ctx_t *, xmpp_stanza_t *, const char *,
+		    const char *);
+int		 st_on_sockopt(xmpp_conn_t *, void *);
+#endif
+
 /*
  * Line protocols (man/helpim-protocol.7): fields separated by '|',
  * free text percent-encoded, at most LINE_MAX_LEN bytes without the newline.
@@ -74,6 +86,8 @@ int	 line_split(char *, char **, int);
 int	 line_decode(char *);
 size_t	 line_encode(char *, size_t, const char *);
 void	 line_time(char *, size_t);
+long long line_now_ms(void);
+void	 line_lower(char *);
 int	 line_count(const char *, int *);
 
 /* Log levels (log.c): -q lowers the level to QUIET, -v raises it to DEBUG. */

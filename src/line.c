@@ -159,6 +159,25 @@ line_time(char *buf, size_t size)
 	snprintf(buf + n, size - n, ".%03ldZ", ts.tv_nsec / 1000000);
 }
 
+/* Milliseconds of a clock that never jumps: for timers. */
+long long
+line_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
+/* ASCII only: room JIDs are nodeprep'd, and nicks are never folded. */
+void
+line_lower(char *s)
+{
+	for (; *s != '\0'; s++)
+		if (*s >= 'A' && *s <= 'Z')
+			*s += 'a' - 'A';
+}
+
 int
 line_count(const char *s, int *n)
 {

@@ -338,7 +338,7 @@ events() {
 	assert_output 1
 }
 
-@test "a nick taken by a chatter: the bot joins as nick-2" {
+@test "nicks taken by chatters: the bot joins as nick-2, then nick-RANDOM" {
 	mkroom nk@rooms.localhost pw-k
 	chat_start imp
 	chat imp "join nk@rooms.localhost helpim pw-k"
@@ -348,7 +348,7 @@ events() {
 	watch_wait "^snapshot\|$T\|nk@rooms.localhost\|1\|helpim$"
 	chat_wait imp '^occupant nk@rooms.localhost helpim-2 joined'
 	watch_stop
-	# both taken: the room refuses the bot
+	# both taken: a random suffix, and the room is watched as before
 	chat imp "nick nk@rooms.localhost helpim-2"
 	chat_wait imp '^nick nk@rooms.localhost helpim-2'
 	chat_start imp2
@@ -356,9 +356,17 @@ events() {
 	chat_wait imp2 '^joined '
 	watch_start
 	feed 'watch|nk@rooms.localhost|available|pw-k'
-	watch_wait "^gone\|$T\|nk@rooms.localhost\|0\|conflict$"
+	watch_wait "^snapshot\|$T\|nk@rooms.localhost\|2\|(helpim\|helpim-2|helpim-2\|helpim)$"
+	chat_wait imp '^occupant nk@rooms.localhost helpim-[0-9]{3,5} joined'
+	chat_start imp3
+	chat imp3 "join nk@rooms.localhost imp3 pw-k"
+	chat_wait imp3 '^kicked nk@rooms.localhost'
+	watch_wait "^kick\|$T\|nk@rooms.localhost\|2\|imp3\|room full$"
+	run -0 events
+	refute_output --partial gone
 	chat_stop imp
 	chat_stop imp2
+	chat_stop imp3
 }
 
 @test "SIGTERM and end of input leave the rooms alive and exit 0" {
@@ -494,4 +502,92 @@ events() {
 	# the bot itself was never thrown out
 	run -0 events
 	refute_output --partial gone
+}
+
+@test "an extra chatter renaming at once is kicked under the new nick" {
+	mkroom sn@rooms.localhost pw-sn
+	watch_start
+	feed 'watch|sn@rooms.localhost|available|pw-sn'
+	watch_wait "^snapshot\|$T\|sn@rooms.localhost\|0$"
+	for c in staff client; do
+		chat_start "$c"
+		chat "$c" "join sn@rooms.localhost $c pw-sn"
+		watch_wait "^join\|$T\|sn@rooms.localhost\|[12]\|$c\|"
+	done
+	chat_start third
+	# join and rename back to back: the server renames before the kick
+	chat third "raw <presence to='sn@rooms.localhost/third'><x xmlns='http://jabber.org/protocol/muc'><password>pw-sn</password></x></presence><presence to='sn@rooms.localhost/sneaky'/>"
+	watch_wait "^kick\|$T\|sn@rooms.localhost\|2\|third\|room full$"
+	chat_wait staff '^occupant sn@rooms.localhost sneaky left 307'
+	# the chat goes on
+	chat client "say sn@rooms.localhost still here"
+	chat staff "nick sn@rooms.localhost staff2"
+	watch_wait "^nick\|$T\|sn@rooms.localhost\|2\|staff\|staff2$"
+	run -0 events
+	refute_output --regexp '^(leave|join|nick)\|.*\|(third|sneaky)'
+	refute_output --regexp '^leave\|.*\|(staff|client)\|'
+	chat_stop third
+	chat_stop staff
+	chat_stop client
+}
+
+@test "forged answers and self-presences from chatters change nothing" {
+	mkroom fg@rooms.localhost pw-fg
+	watch_start
+	feed 'watch|fg@rooms.localhost|available|pw-fg'
+	watch_wait "^snapshot\|$T\|fg@rooms.localhost\|0$"
+	chat_start f
+	chat f "join fg@rooms.localhost f pw-fg"
+	watch_wait "^join\|$T\|fg@rooms.localhost\|1\|f\|"
+	# a presence that claims to be the bot's own (110), then a leave
+	chat f "raw <presence to='fg@rooms.localhost/f'><x xmlns='http://jabber.org/protocol/muc#user'><status code='110'/><status code='201'/></x></presence>"
+	chat f "raw <presence to='fg@rooms.localhost/f' type='unavailable'><x xmlns='http://jabber.org/protocol/muc#user'><status code='110'/><destroy/></x></presence>"
+	watch_wait "^leave\|$T\|fg@rooms.localhost\|0\|f\|left$"
+	chat f "join fg@rooms.localhost f pw-fg"
+	watch_wait "^join\|$T\|fg@rooms.localhost\|1\|f\|"
+	# an answer to the bot's destroy, sent by a chatter while it closes
+	bot=$BOT_JID/$(helpim-conf resource)-watch
+	kill -STOP "$(cat "$BATS_FILE_TMPDIR/watch.pid")"
+	feed 'close|fg@rooms.localhost|bye'
+	chat f "raw <iq type='result' id='destroy fg@rooms.localhost' to='$bot'/>"
+	chat f "info fg@rooms.localhost"
+	chat_wait f '^info fg@rooms.localhost done'
+	sleep 0.2
+	kill -CONT "$(cat "$BATS_FILE_TMPDIR/watch.pid")"
+	watch_wait "^destroyed\|$T\|fg@rooms.localhost\|0\|bye$"
+	chat_wait f '^kicked fg@rooms.localhost'
+	run -0 events
+	assert_line --index 1 --regexp "^snapshot\|"
+	assert_line --regexp "^leave\|$T\|fg@rooms.localhost\|0\|f\|kicked$"
+	assert_line --index -1 --regexp "^destroyed\|"
+	refute_output --regexp '^gone'
+	assert_equal "$(grep -c '^snapshot|' <<<"$output")" 1
+	chat_stop f
+}
+
+@test "the chatters stay in arrival order after one leaves" {
+	C=$BATS_TEST_TMPDIR/three.conf
+	(umask 077; cp "$HELPIM_CONF" "$C"; echo 'max_chatters = 3' >>"$C")
+	mkroom ao@rooms.localhost pw-ao
+	watch_start -f "$C"
+	feed 'watch|ao@rooms.localhost|available|pw-ao'
+	watch_wait "^snapshot\|$T\|ao@rooms.localhost\|0$"
+	n=0
+	for c in a b c; do
+		chat_start "$c"
+		chat "$c" "join ao@rooms.localhost $c pw-ao"
+		n=$((n + 1))
+		watch_wait "^join\|$T\|ao@rooms.localhost\|$n\|$c\|"
+	done
+	chat a "leave ao@rooms.localhost"
+	watch_wait "^leave\|$T\|ao@rooms.localhost\|2\|a\|left$"
+	# close kicks in the bot's order: b, who came first, then c
+	feed 'close|ao@rooms.localhost|bye'
+	watch_wait "^destroyed\|$T\|ao@rooms.localhost\|0\|bye$"
+	run -0 events
+	assert_line --regexp "^leave\|$T\|ao@rooms.localhost\|1\|b\|kicked$"
+	assert_line --regexp "^leave\|$T\|ao@rooms.localhost\|0\|c\|kicked$"
+	for c in a b c; do
+		chat_stop "$c"
+	done
 }

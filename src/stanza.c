@@ -1,0 +1,88 @@
+/* Stanza helpers for the programs that speak XMPP (watch, chat, mkrooms). */
+
+#include <string.h>
+
+#include <strophe.h>
+
+#include "helpim.h"
+
+int st_sock = -1;
+
+/* The defined condition of a stanza error. */
+const char *
+st_condition(xmpp_stanza_t *st)
+{
+	xmpp_stanza_t *e, *c;
+	const char *name;
+
+	if ((e = xmpp_stanza_get_child_by_name(st, "error")) == NULL)
+		return "undefined-condition";
+	for (c = xmpp_stanza_get_children(e); c != NULL;
+	    c = xmpp_stanza_get_next(c)) {
+		name = xmpp_stanza_get_name(c);
+		if (xmpp_stanza_is_tag(c) && name != NULL &&
+		    strcmp(name, "text") != 0)
+			return name;
+	}
+	return "undefined-condition";
+}
+
+/* Whether a muc#user x element holds <status code='code'/>. */
+int
+st_has_code(xmpp_stanza_t *x, const char *code)
+{
+	xmpp_stanza_t *s;
+	const char *c;
+
+	for (s = xmpp_stanza_get_children(x); s != NULL;
+	    s = xmpp_stanza_get_next(s)) {
+		if (xmpp_stanza_is_tag(s) &&
+		    strcmp(xmpp_stanza_get_name(s), "status") == 0 &&
+		    (c = xmpp_stanza_get_attribute(s, "code")) != NULL &&
+		    strcmp(c, code) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+xmpp_stanza_t *
+st_tag(xmpp_ctx_t *ctx, const char *name, const char *ns)
+{
+	xmpp_stanza_t *t;
+
+	t = xmpp_stanza_new(ctx);
+	xmpp_stanza_set_name(t, name);
+	if (ns != NULL)
+		xmpp_stanza_set_ns(t, ns);
+	return t;
+}
+
+/* Adds child to parent, hands it over, returns it. */
+xmpp_stanza_t *
+st_add(xmpp_stanza_t *parent, xmpp_stanza_t *child)
+{
+	xmpp_stanza_add_child(parent, child);
+	xmpp_stanza_release(child);
+	return child;
+}
+
+/* <name>text</name> into parent. */
+void
+st_add_text(xmpp_ctx_t *ctx, xmpp_stanza_t *parent, const char *name,
+    const char *text)
+{
+	xmpp_stanza_t *t, *s;
+
+	t = st_add(parent, st_tag(ctx, name, NULL));
+	s = xmpp_stanza_new(ctx);
+	xmpp_stanza_set_text(s, text);
+	st_add(t, s);
+}
+
+/* libstrophe has no call that returns the socket: keep it for poll(2). */
+int
+st_on_sockopt(xmpp_conn_t *c, void *s)
+{
+	st_sock = *(int *)s;
+	return xmpp_sockopt_cb_keepalive(c, s);
+}
