@@ -144,6 +144,17 @@ BEGIN
 			bad := 'join leaves no chatter';
 		ELSIF ev IN ('snapshot', 'join', 'leave') THEN
 			st := helpim.next_status(old, n);
+			nicks := CASE WHEN ev = 'join' THEN ARRAY[e.nick]
+			    WHEN ev = 'snapshot' THEN
+			    string_to_array(e.detail, E'\n') END;
+			-- A lone chatter who is not the staff member (who left):
+			-- a client, who must not be taken for a waiting staff
+			-- member and meet a second client.
+			IF n = 1 AND old IN ('staff_waiting', 'client_claimed') AND
+			    nicks[1] <> r_sn[k] THEN
+				st := 'closing';
+				r_cn[k] := coalesce(r_cn[k], nicks[1]);
+			END IF;
 		ELSIF ev IN ('nick', 'kick') THEN
 			st := old;
 		ELSE
@@ -187,7 +198,6 @@ BEGIN
 				r_cn[k] := e.nick;
 			END IF;
 		ELSIF ev = 'snapshot' AND coalesce(e.detail, '') <> '' THEN
-			nicks := string_to_array(e.detail, E'\n');
 			r_sn[k] := coalesce(r_sn[k], nicks[1]);
 			IF r_cn[k] IS NULL AND n >= 2 THEN
 				r_cn[k] := (SELECT x FROM unnest(nicks) AS x
@@ -286,8 +296,8 @@ DECLARE
 	r	helpim.rooms%ROWTYPE;
 BEGIN
 	SELECT * INTO r FROM helpim.rooms
-	WHERE status = 'staff_waiting' AND chatters > 0 AND
-	    close_requested_at IS NULL
+	WHERE status = 'staff_waiting' AND chatters = 1 AND
+	    client_nick IS NULL AND close_requested_at IS NULL
 	ORDER BY staff_joined_at, id LIMIT 1
 	FOR UPDATE SKIP LOCKED;
 	IF NOT FOUND THEN
@@ -358,6 +368,7 @@ BEGIN
 	FOR r IN SELECT * FROM helpim.rooms AS x
 	    WHERE x.status = 'client_claimed' AND
 	    x.client_claimed_at < now() - client_claim AND
+	    x.chatters = 1 AND x.client_nick IS NULL AND
 	    (inst IS NULL OR x.instance = inst)
 	    FOR UPDATE SKIP LOCKED LOOP
 		UPDATE helpim.rooms SET status = 'staff_waiting',
