@@ -198,7 +198,10 @@ BEGIN
 				r_cn[k] := e.nick;
 			END IF;
 		ELSIF ev = 'snapshot' AND coalesce(e.detail, '') <> '' THEN
-			r_sn[k] := coalesce(r_sn[k], nicks[1]);
+			-- of two or more, the staff member is unknown
+			IF r_sn[k] IS NULL AND n = 1 THEN
+				r_sn[k] := nicks[1];
+			END IF;
 			IF r_cn[k] IS NULL AND n >= 2 THEN
 				r_cn[k] := (SELECT x FROM unnest(nicks) AS x
 				    WHERE x <> r_sn[k] LIMIT 1);

@@ -105,8 +105,9 @@ events() {
 		"snapshot|$(now)|h2@$M|1|Anna" "snapshot|$(now)|h3@$M|1|Anna"
 	run -0 status h1
 	assert_output "chatting 2"
+	# of two, which one came first is unknown
 	run -0 sql "SELECT staff_nick, client_nick FROM helpim.rooms WHERE jid = 'h1@$M'"
-	assert_output "Anna|client"
+	assert_output "|"
 	run -0 status h2
 	assert_output "closing 1"
 	run -0 status h3

@@ -78,3 +78,12 @@ h3@$M|closing|Stranger"
 	assert_output "h5@$M|staff_waiting
 h6@$M|client_claimed"
 }
+
+@test "a snapshot of two does not name the staff member" {
+	room h7
+	room h8
+	run -0 events "snapshot|$(now)|h7@$M|2|client|Anna" "snapshot|$(now)|h8@$M|1|Anna"
+	run -0 sql "SELECT jid, status, coalesce(staff_nick, '-'), coalesce(client_nick, '-') FROM helpim.rooms ORDER BY jid"
+	assert_output "h7@$M|chatting|-|-
+h8@$M|staff_waiting|Anna|-"
+}
