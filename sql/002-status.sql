@@ -330,6 +330,8 @@ BEGIN
 	IF NOT FOUND OR r.status IN ('closed', 'lost') THEN
 		RETURN false;
 	END IF;
+	-- a reason of any length would not fit a feed line
+	reason := left(reason, 1000);
 	UPDATE helpim.rooms SET close_requested_at = now(),
 	    close_reason = reason
 	WHERE id = r.id;

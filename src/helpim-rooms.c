@@ -84,18 +84,21 @@ out(void)
 	}
 }
 
+/* The last field, free text, is cut so that the line fits LINE_MAX_LEN. */
 static void
 feedline(const char *verb, const char *jid, const char *a, const char *b)
 {
 	char enc[LINE_MAX_LEN + 1];
+	size_t room;
 
-	if (b == NULL) {
-		line_encode(enc, sizeof(enc), a);
+	room = LINE_MAX_LEN - strlen(verb) - strlen(jid) - 2;
+	if (b != NULL)
+		room -= strlen(a) + 1;
+	line_encode(enc, room + 1, b == NULL ? a : b);
+	if (b == NULL)
 		printf("%s|%s|%s\n", verb, jid, enc);
-	} else {
-		line_encode(enc, sizeof(enc), b);
+	else
 		printf("%s|%s|%s|%s\n", verb, jid, a, enc);
-	}
 }
 
 static int
