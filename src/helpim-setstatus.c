@@ -440,12 +440,17 @@ main(int argc, char *argv[])
 	while (!quit) {
 		while ((line = lread_next(&lr)) != NULL) {
 			if (!version) {
-				if (lr.lineno != 1 ||
-				    strcmp(line, EVENTS_VERSION) != 0)
-					errx(EXIT_PERM, "line %lu: expected '%s'",
-					    lr.lineno, EVENTS_VERSION);
 				version = 1;
-				continue;
+				if (strncmp(line, "helpim-events|", 14) == 0) {
+					if (strcmp(line, EVENTS_VERSION) != 0)
+						errx(EXIT_PERM, "line %lu: '%.40s' "
+						    "is not supported; expected "
+						    "'%s'", lr.lineno, line,
+						    EVENTS_VERSION);
+					continue;
+				}
+				warnx("line %lu: no version line '%s'",
+				    lr.lineno, EVENTS_VERSION);
 			}
 			if (parse(line, lr.lineno, &batch[nbatch]) == 0 &&
 			    ++nbatch == BATCH)

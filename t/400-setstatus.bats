@@ -278,14 +278,18 @@ l2@$M|join leaves no chatter"
 	assert_output "staff_waiting 1"
 }
 
-@test "the first line must be the version line" {
+@test "another version is refused, a missing version line only reported" {
 	run -100 helpim-setstatus -q <<-EOF
 	helpim-events|2
 	EOF
-	assert_output "helpim-setstatus: line 1: expected 'helpim-events|1'"
-	run -100 helpim-setstatus -q <<-EOF
-	join|$(now)|x@$M|1|x|
+	assert_output "helpim-setstatus: line 1: 'helpim-events|2' is not supported; expected 'helpim-events|1'"
+	room v1
+	run -0 helpim-setstatus -q <<-EOF
+	join|$(now)|v1@$M|1|Anna|
 	EOF
+	assert_output "helpim-setstatus: line 1: no version line 'helpim-events|1'"
+	run -0 status v1
+	assert_output "staff_waiting 1"
 	run -0 helpim-setstatus </dev/null
 	run -100 helpim-setstatus -x
 	assert_line "usage: helpim-setstatus [-nqv] [-f file]"
