@@ -21,6 +21,7 @@
 
 #define BATCH		1024	/* events per transaction at most */
 #define SWEEP_MS	1000
+#define DRAIN_MS	5000	/* after a signal to stop, reading on at most */
 
 enum { P_EVENT, P_AT, P_JID, P_COUNT, P_NICK, P_DETAIL, NPARAM };
 
@@ -393,7 +394,7 @@ main(int argc, char *argv[])
 	struct lread lr;
 	const char *file = NULL;
 	char *line;
-	long long next;
+	long long next, stop = 0;
 	int ch, check = 0, version = 0;
 
 	while ((ch = getopt(argc, argv, "f:nqv")) != -1)
@@ -437,7 +438,7 @@ main(int argc, char *argv[])
 
 	memset(&lr, 0, sizeof(lr));
 	next = line_now_ms();
-	while (!quit) {
+	for (;;) {
 		while ((line = lread_next(&lr)) != NULL) {
 			if (!version) {
 				version = 1;
@@ -458,6 +459,14 @@ main(int argc, char *argv[])
 		}
 		if (lr.eof)
 			break;
+		/* events still in the pipe are applied before stopping */
+		if (quit && stop == 0)
+			stop = line_now_ms() + DRAIN_MS;
+		if (stop != 0 && line_now_ms() >= stop) {
+			warnx("stdin still open %d s after the signal to stop",
+			    DRAIN_MS / 1000);
+			break;
+		}
 		/* commit before waiting for more input */
 		if (nbatch > 0 && !readable(STDIN_FILENO))
 			flush();
@@ -467,8 +476,9 @@ main(int argc, char *argv[])
 			next = line_now_ms() + SWEEP_MS;
 		}
 		if (nbatch == 0) {
-			await(next - line_now_ms());
-			if (quit || !readable(STDIN_FILENO))
+			await((stop != 0 && stop < next ? stop : next) -
+			    line_now_ms());
+			if (!readable(STDIN_FILENO))
 				continue;
 		}
 		if (lread_fill(&lr, STDIN_FILENO) == -1 && errno != EINTR)
