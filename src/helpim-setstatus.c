@@ -39,6 +39,7 @@ struct ev {
 
 static struct ev	 batch[BATCH];
 static int		 nbatch;
+static int		 ndone;		/* applied already: a room was locked */
 static PGconn		*db;
 static struct conf	 conf;
 static char		 dberrbuf[512];
@@ -252,7 +253,10 @@ arradd(struct abuf *a, const char *s)
 	a->len = p - a->s;
 }
 
-/* Events from..to-1 in one statement, so in one transaction. */
+/*
+ * Events from..to-1 in one statement, so in one transaction.  -1: refused;
+ * -2: a room stayed locked (by a webapp transaction) past lock_timeout.
+ */
 static int
 apply(int from, int to)
 {
@@ -275,8 +279,10 @@ apply(int from, int to)
 		if (PQstatus(db) == CONNECTION_BAD)
 			lost();
 		dberr(res);
+		k = (v = PQresultErrorField(res, PG_DIAG_SQLSTATE)) != NULL &&
+		    strcmp(v, "55P03") == 0;
 		PQclear(res);
-		return -1;
+		return k ? -2 : -1;
 	}
 	/* {staff_waiting,anomaly,...}: report the anomalies */
 	v = PQgetvalue(res, 0, 0) + 1;
@@ -298,21 +304,35 @@ apply(int from, int to)
 	return 0;
 }
 
-static void
+/*
+ * Applies the batch; -1 when a locked room holds up the rest of it, to be
+ * tried again later, in order.
+ */
+static int
 flush(void)
 {
-	int i;
+	int i, r;
 
 	if (nbatch == 0)
-		return;
-	if (apply(0, nbatch) == -1) {
+		return 0;
+	if ((r = apply(ndone, nbatch)) == -1) {
 		/* one event spoilt the batch: find it, keep the others */
-		for (i = 0; i < nbatch; i++)
-			if (apply(i, i + 1) == -1)
+		for (i = ndone; i < nbatch; i++) {
+			if ((r = apply(i, i + 1)) == -2)
+				break;
+			if (r == -1)
 				warnx("line %lu: %s, skipped", batch[i].lineno,
 				    dberrbuf);
+			ndone = i + 1;
+		}
 	}
-	nbatch = 0;
+	if (r == -2) {
+		warnx("line %lu: %s; trying again", batch[ndone].lineno,
+		    dberrbuf);
+		return -1;
+	}
+	nbatch = ndone = 0;
+	return 0;
 }
 
 static void
@@ -392,6 +412,7 @@ main(int argc, char *argv[])
 {
 	struct sigaction sa;
 	struct lread lr;
+	PGresult *res;
 	const char *file = NULL;
 	char *line;
 	long long next, stop = 0;
@@ -432,6 +453,11 @@ main(int argc, char *argv[])
 	db = PQconnectdb(conf.db);
 	if (PQstatus(db) != CONNECTION_OK)
 		errx(EXIT_TEMP, "database: %s", dberr(NULL));
+	/* a room row locked by the webapp must not stop the pipeline */
+	res = PQexec(db, "SET lock_timeout = '2s'");
+	if (PQresultStatus(res) != PGRES_COMMAND_OK)
+		lost();
+	PQclear(res);
 	prepare("apply", "SELECT helpim.apply_events($1, $2, $3, $4, $5, $6)",
 	    NPARAM);
 	prepare("sweep", "SELECT helpim.sweep($1, $2, $3, $4)", 4);
@@ -439,7 +465,8 @@ main(int argc, char *argv[])
 	memset(&lr, 0, sizeof(lr));
 	next = line_now_ms();
 	for (;;) {
-		while ((line = lread_next(&lr)) != NULL) {
+		/* a full batch that is held up is applied before reading on */
+		while (nbatch < BATCH && (line = lread_next(&lr)) != NULL) {
 			if (!version) {
 				version = 1;
 				if (strncmp(line, "helpim-events|", 14) == 0) {
@@ -457,7 +484,7 @@ main(int argc, char *argv[])
 			    ++nbatch == BATCH)
 				flush();
 		}
-		if (lr.eof)
+		if (lr.eof && nbatch < BATCH)
 			break;
 		/* events still in the pipe are applied before stopping */
 		if (quit && stop == 0)
@@ -468,14 +495,18 @@ main(int argc, char *argv[])
 			break;
 		}
 		/* commit before waiting for more input */
-		if (nbatch > 0 && !readable(STDIN_FILENO))
+		if (nbatch == BATCH ||
+		    (nbatch > 0 && !readable(STDIN_FILENO)))
 			flush();
 		if (line_now_ms() >= next) {
 			flush();
 			sweep();
 			next = line_now_ms() + SWEEP_MS;
 		}
-		if (nbatch == 0) {
+		if (nbatch == BATCH)
+			continue;
+		/* (a batch left is held up by a lock: try again soon) */
+		if (nbatch == 0 || !readable(STDIN_FILENO)) {
 			await((stop != 0 && stop < next ? stop : next) -
 			    line_now_ms());
 			if (!readable(STDIN_FILENO))
@@ -484,7 +515,13 @@ main(int argc, char *argv[])
 		if (lread_fill(&lr, STDIN_FILENO) == -1 && errno != EINTR)
 			err(EXIT_TEMP, "stdin");
 	}
-	flush();
+	while (flush() == -1)
+		if (quit && (stop == 0 || line_now_ms() >= stop)) {
+			warnx("%d events not applied: a room stayed locked",
+			    nbatch - ndone);
+			PQfinish(db);
+			return EXIT_TEMP;
+		}
 	PQfinish(db);
 	return 0;
 }

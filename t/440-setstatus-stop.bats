@@ -58,3 +58,26 @@ start_setstatus() {
 	run -0 sql "SELECT status FROM helpim.rooms WHERE jid = 'q1@$M'"
 	assert_output staff_waiting
 }
+
+@test "a room locked by the webapp: the event waits, is not dropped, nothing freezes" {
+	sql "INSERT INTO helpim.rooms (jid, password) VALUES ('k1@$M', 'x'), ('k2@$M', 'x')"
+	# the webapp holds k1 in a transaction for 6 seconds
+	psql -X -q -c "BEGIN" -c "SELECT 1 FROM helpim.rooms WHERE jid = 'k1@$M' FOR UPDATE" \
+		-c "SELECT pg_sleep(6)" -c "COMMIT" >/dev/null 3>&- &
+	locker=$!
+	wait_until 5 sql "SELECT 1 / count(*) FROM pg_locks WHERE mode = 'RowShareLock' AND relation = 'helpim.rooms'::regclass"
+	start_setstatus
+	echo "join|$(now)|k1@$M|1|Anna|" >&"$ssfd"
+	echo "join|$(now)|k2@$M|1|Bert|" >&"$ssfd"
+	# it says so within the lock timeout, and applies the events after it
+	wait_until 5 grep -q "lock timeout; trying again" "$BATS_FILE_TMPDIR/err"
+	wait "$locker"
+	wait_until 5 sql "SELECT 1 / count(*) FROM helpim.rooms WHERE jid = 'k2@$M' AND status = 'staff_waiting'"
+	exec {ssfd}>&-
+	run -0 wait "$pid"
+	run -0 sql "SELECT jid, status FROM helpim.rooms WHERE jid LIKE 'k%' ORDER BY 1"
+	assert_output "k1@$M|staff_waiting
+k2@$M|staff_waiting"
+	run -0 sql "SELECT count(*) FROM helpim.room_events WHERE jid LIKE 'k%'"
+	assert_output 2
+}
