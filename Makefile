@@ -34,21 +34,21 @@ TESTS	?=
 
 all: $(PROGS)
 
-src/conf.o src/line.o src/log.o src/stanza.o: src/helpim.h
+src/conf.o src/line.o src/log.o src/stanza.o src/db.o: src/helpim.h
 
 .c.o:
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 helpim-conf: src/helpim-conf.o src/conf.o
 	$(CC) $(LDFLAGS) -o $@ src/helpim-conf.o src/conf.o $(BSD_LIBS)
-helpim-mkrooms: src/helpim-mkrooms.o src/conf.o src/line.o src/log.o src/stanza.o
-	$(CC) $(LDFLAGS) -o $@ src/helpim-mkrooms.o src/conf.o src/line.o src/log.o src/stanza.o $(XMPP_LIBS) $(PQ_LIBS) $(BSD_LIBS)
-helpim-rooms: src/helpim-rooms.o src/conf.o src/line.o src/log.o
-	$(CC) $(LDFLAGS) -o $@ src/helpim-rooms.o src/conf.o src/line.o src/log.o $(PQ_LIBS) $(BSD_LIBS)
+helpim-mkrooms: src/helpim-mkrooms.o src/conf.o src/line.o src/log.o src/db.o src/stanza.o
+	$(CC) $(LDFLAGS) -o $@ src/helpim-mkrooms.o src/conf.o src/line.o src/log.o src/db.o src/stanza.o $(XMPP_LIBS) $(PQ_LIBS) $(BSD_LIBS)
+helpim-rooms: src/helpim-rooms.o src/conf.o src/line.o src/log.o src/db.o
+	$(CC) $(LDFLAGS) -o $@ src/helpim-rooms.o src/conf.o src/line.o src/log.o src/db.o $(PQ_LIBS) $(BSD_LIBS)
 helpim-watch: src/helpim-watch.o src/conf.o src/line.o src/log.o src/stanza.o
 	$(CC) $(LDFLAGS) -o $@ src/helpim-watch.o src/conf.o src/line.o src/log.o src/stanza.o $(XMPP_LIBS) $(BSD_LIBS)
-helpim-setstatus: src/helpim-setstatus.o src/conf.o src/line.o src/log.o
-	$(CC) $(LDFLAGS) -o $@ src/helpim-setstatus.o src/conf.o src/line.o src/log.o $(PQ_LIBS) $(BSD_LIBS)
+helpim-setstatus: src/helpim-setstatus.o src/conf.o src/line.o src/log.o src/db.o
+	$(CC) $(LDFLAGS) -o $@ src/helpim-setstatus.o src/conf.o src/line.o src/log.o src/db.o $(PQ_LIBS) $(BSD_LIBS)
 helpim-chat: src/helpim-chat.o src/line.o src/stanza.o
 	$(CC) $(LDFLAGS) -o $@ src/helpim-chat.o src/line.o src/stanza.o $(XMPP_LIBS) $(BSD_LIBS)
 

@@ -1,4 +1,7 @@
-/* Shared declarations: configuration (conf.c) and line protocols (line.c). */
+/*
+ * Shared declarations: configuration (conf.c), line protocols (line.c),
+ * stanzas (stanza.c), log lines (log.c), PostgreSQL errors (db.c).
+ */
 
 #ifndef HELPIM_H
 #define HELPIM_H
@@ -100,5 +103,12 @@ void	 log_info(const char *, ...)
 	    __attribute__((__format__(__printf__, 1, 2)));
 void	 log_debug(const char *, ...)
 	    __attribute__((__format__(__printf__, 1, 2)));
+
+/* PostgreSQL (db.c); the types of libpq-fe.h, declared here without it. */
+struct pg_conn;
+struct pg_result;
+
+const char	*db_error(struct pg_conn *, const struct pg_result *);
+int		 db_exitcode(struct pg_conn *, const struct pg_result *);
 
 #endif

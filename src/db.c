@@ -1,0 +1,48 @@
+/* PostgreSQL errors: one line to report, and the exit code they call for. */
+
+#include <string.h>
+
+#include <libpq-fe.h>
+
+#include "helpim.h"
+
+/* The error of res, or of the connection when res is NULL, on one line. */
+const char *
+db_error(PGconn *conn, const PGresult *res)
+{
+	static char buf[512];
+
+	strlcpy(buf, res != NULL ? PQresultErrorMessage(res) :
+	    conn != NULL ? PQerrorMessage(conn) : "", sizeof(buf));
+	buf[strcspn(buf, "\n")] = '\0';
+	if (*buf == '\0')
+		strlcpy(buf, "connection lost", sizeof(buf));
+	return buf;
+}
+
+/*
+ * EXIT_PERM when waiting will not mend it: authentication (class 28), no such
+ * database (3D) or schema (3F), no such object: the schema not loaded (42);
+ * else EXIT_TEMP.
+ * A failed connection has no SQLSTATE in libpq: its message tells.
+ */
+int
+db_exitcode(PGconn *conn, const PGresult *res)
+{
+	const char *s;
+
+	if (res != NULL &&
+	    (s = PQresultErrorField(res, PG_DIAG_SQLSTATE)) != NULL)
+		return strncmp(s, "28", 2) == 0 || strncmp(s, "3D", 2) == 0 ||
+		    strncmp(s, "3F", 2) == 0 ||
+		    strncmp(s, "42", 2) == 0 ? EXIT_PERM : EXIT_TEMP;
+	if (conn == NULL || PQstatus(conn) == CONNECTION_OK)
+		return EXIT_TEMP;
+	if (PQconnectionNeedsPassword(conn))
+		return EXIT_PERM;
+	s = PQerrorMessage(conn);
+	if (strstr(s, "password authentication failed") != NULL ||
+	    strstr(s, "does not exist") != NULL)
+		return EXIT_PERM;
+	return EXIT_TEMP;
+}
