@@ -60,6 +60,7 @@ static xmpp_ctx_t	*ctx;
 static xmpp_conn_t	*conn;
 static PGconn		*db;
 static int		 dbbusy, dbok, dbbad;
+static int		 dbcode = EXIT_TEMP;	/* exit code of a database failure */
 
 static volatile sig_atomic_t gotsig;
 static int	 online, connfail, authfail, lost, refused, dbdead;
@@ -584,16 +585,6 @@ xmpp_down(void)
 
 /* The database: lock, count, and the batched insert. */
 
-static const char *
-pqerr(PGconn *d)
-{
-	static char buf[512];
-
-	strlcpy(buf, PQerrorMessage(d), sizeof(buf));
-	buf[strcspn(buf, "\n")] = '\0';
-	return buf;
-}
-
 static PGconn *
 db_connect(void)
 {
@@ -603,7 +594,8 @@ db_connect(void)
 
 	d = PQconnectdbParams(keys, vals, 1);
 	if (PQstatus(d) != CONNECTION_OK) {
-		warnx("database: %s", pqerr(d));
+		warnx("database: %s", db_error(d, NULL));
+		dbcode = db_exitcode(d, NULL);
 		PQfinish(d);
 		return NULL;
 	}
@@ -617,10 +609,11 @@ db_exec(const char *sql, int n, const char *const *p, ExecStatusType want)
 
 	res = PQexecParams(db, sql, n, NULL, p, NULL, NULL, 0);
 	if (PQresultStatus(res) != want) {
-		warnx("database: %s", pqerr(db));
+		warnx("database: %s", db_error(db, res));
+		dbcode = db_exitcode(db, res);
 		PQclear(res);
 		PQfinish(db);
-		exit(EXIT_TEMP);
+		exit(dbcode);
 	}
 	return res;
 }
@@ -713,7 +706,7 @@ db_send(void)
 	p[1] = abuf + pwoff;
 	p[2] = c.instance;
 	if (!PQsendQueryParams(db, insert_sql, 3, NULL, p, NULL, NULL, 0)) {
-		warnx("database: %s", pqerr(db));
+		warnx("database: %s", db_error(db, NULL));
 		dbdead = 1;
 	} else
 		dbbusy = 1;
@@ -776,7 +769,7 @@ db_doubt(void)
 			if (rooms[batch[i]].state == S_DB)
 				fail(&rooms[batch[i]], "not inserted", 1);
 	} else
-		warnx("database: %s", pqerr(d));
+		warnx("database: %s", db_error(d, NULL));
 	PQclear(res);
 	PQfinish(d);
 }
@@ -789,7 +782,7 @@ db_input(void)
 
 	if (!PQconsumeInput(db)) {
 		if (!dbbad)
-			warnx("database: %s", pqerr(db));
+			warnx("database: %s", db_error(db, NULL));
 		done = 1;
 	}
 	while (!done && !PQisBusy(db)) {
@@ -804,7 +797,7 @@ db_input(void)
 			fflush(stdout);
 			dbok = 1;
 		} else {
-			warnx("database: %s", pqerr(db));
+			warnx("database: %s", db_error(db, NULL));
 			dbbad = 1;
 		}
 		PQclear(res);
@@ -983,7 +976,7 @@ main(int argc, char *argv[])
 
 	if ((db = db_connect()) == NULL) {
 		conf_clear(&c);
-		return EXIT_TEMP;
+		return dbcode;
 	}
 	if ((n = db_count(want)) == 0) {
 		conf_clear(&c);

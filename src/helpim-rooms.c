@@ -48,16 +48,7 @@ onsignal(int sig)
 static void
 dbfail(const PGresult *res)
 {
-	char m[512];
-
-	strlcpy(m, res != NULL ? PQresultErrorMessage(res) :
-	    PQerrorMessage(db), sizeof(m));
-	m[strcspn(m, "\n")] = '\0';
-	if (*m == '\0')
-		strlcpy(m, "connection lost", sizeof(m));
-	if (res == NULL || PQstatus(db) == CONNECTION_BAD)
-		errx(EXIT_TEMP, "database: %s", m);
-	errx(EXIT_PERM, "database: %s", m);
+	errx(db_exitcode(db, res), "database: %s", db_error(db, res));
 }
 
 static PGresult *

@@ -62,20 +62,14 @@ onsignal(int sig)
 static const char *
 dberr(const PGresult *res)
 {
-	const char *m;
-
-	m = res != NULL ? PQresultErrorMessage(res) : PQerrorMessage(db);
-	strlcpy(dberrbuf, m, sizeof(dberrbuf));
-	dberrbuf[strcspn(dberrbuf, "\n")] = '\0';
+	strlcpy(dberrbuf, db_error(db, res), sizeof(dberrbuf));
 	return dberrbuf;
 }
 
 static void
 lost(void)
 {
-	warnx("database: %s", *dberr(NULL) != '\0' ? dberrbuf :
-	    "connection lost");
-	exit(EXIT_TEMP);
+	errx(db_exitcode(db, NULL), "database: %s", db_error(db, NULL));
 }
 
 /* 2026-11-25T13:37:00.123Z, and a date that exists */
@@ -369,8 +363,8 @@ prepare(const char *name, const char *sql, int n)
 	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
 		if (PQstatus(db) == CONNECTION_BAD)
 			lost();
-		errx(EXIT_PERM, "database: %s (schema older than version 2? "
-		    "run helpim-initdb)", dberr(res));
+		errx(db_exitcode(db, res), "database: %s (schema older than "
+		    "version 2? run helpim-initdb)", dberr(res));
 	}
 	PQclear(res);
 }
@@ -452,7 +446,7 @@ main(int argc, char *argv[])
 
 	db = PQconnectdb(conf.db);
 	if (PQstatus(db) != CONNECTION_OK)
-		errx(EXIT_TEMP, "database: %s", dberr(NULL));
+		lost();
 	/* a room row locked by the webapp must not stop the pipeline */
 	res = PQexec(db, "SET lock_timeout = '2s'");
 	if (PQresultStatus(res) != PGRES_COMMAND_OK)
