@@ -53,6 +53,11 @@ events() {
 h3@$M|closing|Stranger"
 	run -0 sql "SELECT count(*) FROM helpim.claim_client_room('c')"
 	assert_output 0
+	# past the linger, the bot is asked to close them
+	run -0 sql "SELECT helpim.sweep('1 hour', '1 hour', '0')"
+	assert_output 2
+	run -0 sql "SELECT count(*) FROM helpim.rooms WHERE close_reason = 'linger'"
+	assert_output 2
 }
 
 @test "the staff member coming back alone still waits" {
