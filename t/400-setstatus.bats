@@ -21,7 +21,7 @@ status() { sql "SELECT status || ' ' || chatters FROM helpim.rooms WHERE jid = '
 
 # events LINE...: the version line, then the lines, into helpim-setstatus
 events() {
-	{ echo 'helpim-events|1'; printf '%s\n' "$@"; } | helpim-setstatus
+	{ echo 'helpim-events|1'; printf '%s\n' "$@"; } | helpim-setstatus -q
 }
 
 @test "a first join makes an available or staff_claimed room staff_waiting" {
