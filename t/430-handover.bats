@@ -19,7 +19,7 @@ room() {
 status() { sql "SELECT status || ' ' || chatters FROM helpim.rooms WHERE jid = '$1@$M'"; }
 
 events() {
-	{ echo 'helpim-events|1'; printf '%s\n' "$@"; } | helpim-setstatus
+	{ echo 'helpim-events|1'; printf '%s\n' "$@"; } | helpim-setstatus -q
 }
 
 @test "a client alone after the staff member left is not handed a second client" {

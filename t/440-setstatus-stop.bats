@@ -15,7 +15,7 @@ now() { date -u +%Y-%m-%dT%H:%M:%S.%3NZ; }
 start_setstatus() {
 	rm -f "$BATS_FILE_TMPDIR/in"
 	mkfifo "$BATS_FILE_TMPDIR/in"
-	helpim-setstatus <"$BATS_FILE_TMPDIR/in" 2>"$BATS_FILE_TMPDIR/err" 3>&- &
+	helpim-setstatus -q <"$BATS_FILE_TMPDIR/in" 2>"$BATS_FILE_TMPDIR/err" 3>&- &
 	pid=$!
 	echo "$pid" >"$BATS_FILE_TMPDIR/setstatus.pid"
 	exec {ssfd}>"$BATS_FILE_TMPDIR/in"
