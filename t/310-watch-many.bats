@@ -38,7 +38,7 @@ teardown_file() {
 		done
 	} >"$d/feed"
 	mkfifo "$d/w.fifo"
-	helpim-watch <"$d/w.fifo" >"$d/w.out" 2>"$d/w.err" 3>&- &
+	helpim-watch -q <"$d/w.fifo" >"$d/w.out" 2>"$d/w.err" 3>&- &
 	pid=$!
 	echo "$pid" >"$BATS_FILE_TMPDIR/watch.pid"
 	exec {w}>"$d/w.fifo"
