@@ -58,7 +58,7 @@ $(PROGS:%=src/%.o): src/helpim.h
 # otherwise says what to run.
 DEPS	= gcc make pkg-config libstrophe-dev libpq-dev libbsd-dev prosody \
 	  lua-dbi-sqlite3 sqlite3 postgresql bats bats-assert bats-support bats-file \
-	  mandoc shellcheck util-linux procps iproute2 man-db systemd
+	  mandoc shellcheck util-linux procps iproute2 man-db systemd ejabberd
 deps:
 	@missing=$$(for p in $(DEPS); do \
 		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
