@@ -31,6 +31,10 @@ MAN8	= $(wildcard man/*.8)
 EXAMPLES = etc/helpim.conf etc/crontab etc/prosody-helpim.cfg.lua \
 	   etc/postgresql-roles.sql etc/helpim.service
 TESTS	?=
+# The XMPP server of the sandbox: prosody, or ejabberd for the tests that
+# run against both (the sandbox's, helpim-watch's and the end-to-end ones).
+XMPP	?= prosody
+EJABBERD_TESTS = $(wildcard t/01*.bats t/3*.bats t/6*.bats)
 
 all: $(PROGS)
 
@@ -58,7 +62,7 @@ $(PROGS:%=src/%.o): src/helpim.h
 # otherwise says what to run.
 DEPS	= gcc make pkg-config libstrophe-dev libpq-dev libbsd-dev prosody \
 	  lua-dbi-sqlite3 sqlite3 postgresql bats bats-assert bats-support bats-file \
-	  mandoc shellcheck util-linux procps iproute2 man-db systemd
+	  mandoc shellcheck util-linux procps iproute2 man-db systemd ejabberd
 deps:
 	@missing=$$(for p in $(DEPS); do \
 		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
@@ -78,7 +82,10 @@ deps:
 check: deps
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory lint
-	@t/run $(TESTS)
+	@XMPP=$(XMPP) t/run $(or $(TESTS),$(if $(filter ejabberd,$(XMPP)),$(EJABBERD_TESTS)))
+
+check-ejabberd:
+	@$(MAKE) --no-print-directory check XMPP=ejabberd
 
 lint:
 	@mandoc -Tlint -W warning $(MAN1) $(MAN5) $(MAN7) $(MAN8)
@@ -117,4 +124,4 @@ uninstall:
 clean:
 	rm -f $(PROGS) src/*.o .deps.log
 
-.PHONY: all check deps lint demo install uninstall clean
+.PHONY: all check check-ejabberd deps lint demo install uninstall clean

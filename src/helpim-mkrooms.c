@@ -29,7 +29,7 @@
 #define STALL_MS	30000	/* no answer from the server for this long */
 #define MAX_WARN	10	/* per-room failures reported one by one */
 
-enum state { S_FREE, S_JOIN, S_CONF, S_DESTROY, S_READY, S_DB };
+enum state { S_FREE, S_JOIN, S_FORM, S_CONF, S_DESTROY, S_READY, S_DB };
 
 /* got */
 #define CONF_OK		0x1
@@ -198,8 +198,8 @@ room_by_id(const char *id, int kind)
 static int
 inflight(const struct room *r)
 {
-	return r->state == S_JOIN || r->state == S_CONF ||
-	    r->state == S_DESTROY;
+	return r->state == S_JOIN || r->state == S_FORM ||
+	    r->state == S_CONF || r->state == S_DESTROY;
 }
 
 static void
@@ -297,43 +297,109 @@ room_start(void)
 	    r->node, c.muc_domain, nickx, (unsigned)slot, r->serial, r->pw);
 }
 
-#define FIELD(var, val) \
-	"<field var='" var "'><value>" val "</value></field>"
+/*
+ * The configuration the bot wants.  Servers differ in the fields their
+ * owner form offers, and some refuse a form with a field they do not offer
+ * (ejabberd), so only offered fields are submitted; disco#info checks the
+ * result.  A NULL value stands for the room's password.
+ */
+static const struct field {
+	const char	*var;
+	const char	*val;
+} fields[] = {
+	{ "muc#roomconfig_persistentroom", "1" },
+	{ "muc#roomconfig_publicroom", "0" },
+	{ "muc#roomconfig_membersonly", "0" },
+	{ "muc#roomconfig_passwordprotectedroom", "1" },
+	{ "muc#roomconfig_roomsecret", NULL },
+	{ "muc#roomconfig_enablelogging", "0" },
+	{ "muc#roomconfig_enablearchiving", "0" },
+	{ "muc#roomconfig_historylength", "history" },
+	{ "muc#maxhistoryfetch", "history" },
+	{ "muc#roomconfig_maxusers", "maxusers" },
+	{ "muc#roomconfig_allowinvites", "0" },
+	{ "muc#roomconfig_allowpm", "none" },
+	{ "allow_private_messages", "0" },
+	{ "muc#roomconfig_whois", "moderators" },
+	{ "muc#roomconfig_changesubject", "0" },
+};
+#define NFIELDS	(sizeof(fields) / sizeof(fields[0]))
 
 /*
  * Configure only a room the server says it just created (201), so that a
- * name collision can never reconfigure somebody else's room; the disco#info
- * query goes right behind the form and sees its result.
+ * name collision can never reconfigure somebody else's room: ask for its
+ * owner form first.
  */
 static void
-room_configure(struct room *r)
+room_getform(struct room *r)
 {
+	send_fmt("<iq type='get' to='%s@%s' id='g%x.%x'>"
+	    "<query xmlns='http://jabber.org/protocol/muc#owner'/></iq>",
+	    r->node, c.muc_domain, (unsigned)(r - rooms), r->serial);
+	r->state = S_FORM;
+}
+
+/* The offered fields of an owner form, a bit per entry of fields[]. */
+static unsigned
+offered(xmpp_stanza_t *st)
+{
+	xmpp_stanza_t *q, *x, *k;
+	const char *var;
+	unsigned i, have = 0;
+
+	if ((q = xmpp_stanza_get_child_by_name(st, "query")) == NULL ||
+	    (x = xmpp_stanza_get_child_by_ns(q, "jabber:x:data")) == NULL)
+		return 0;
+	for (k = xmpp_stanza_get_children(x); k != NULL;
+	    k = xmpp_stanza_get_next(k)) {
+		if ((var = xmpp_stanza_get_name(k)) == NULL ||
+		    strcmp(var, "field") != 0 ||
+		    (var = xmpp_stanza_get_attribute(k, "var")) == NULL)
+			continue;
+		for (i = 0; i < NFIELDS; i++)
+			if (strcmp(var, fields[i].var) == 0)
+				have |= 1U << i;
+	}
+	return have;
+}
+
+/* Submit the form; the disco#info query goes right behind it. */
+static void
+room_configure(struct room *r, unsigned have)
+{
+	char form[2048], one[256], hist[16], maxu[16];
+	const char *val;
+	unsigned i;
 	int slot = r - rooms;
 
+	snprintf(hist, sizeof(hist), "%d", c.history_length);
+	snprintf(maxu, sizeof(maxu), "%d", c.max_chatters + 1);
+	form[0] = '\0';
+	for (i = 0; i < NFIELDS; i++) {
+		if ((have & (1U << i)) == 0)
+			continue;
+		if ((val = fields[i].val) == NULL)
+			val = r->pw;
+		else if (strcmp(val, "history") == 0)
+			val = hist;
+		else if (strcmp(val, "maxusers") == 0)
+			val = maxu;
+		snprintf(one, sizeof(one), "<field var='%s'><value>%s</value>"
+		    "</field>", fields[i].var, val);
+		strlcat(form, one, sizeof(form));
+	}
+	explicit_bzero(one, sizeof(one));
 	send_fmt("<iq type='set' to='%s@%s' id='f%x.%x'>"
 	    "<query xmlns='http://jabber.org/protocol/muc#owner'>"
 	    "<x xmlns='jabber:x:data' type='submit'>"
-	    FIELD("FORM_TYPE", "http://jabber.org/protocol/muc#roomconfig")
-	    FIELD("muc#roomconfig_persistentroom", "1")
-	    FIELD("muc#roomconfig_publicroom", "0")
-	    FIELD("muc#roomconfig_membersonly", "0")
-	    FIELD("muc#roomconfig_passwordprotectedroom", "1")
-	    FIELD("muc#roomconfig_roomsecret", "%s")
-	    FIELD("muc#roomconfig_enablelogging", "0")
-	    FIELD("muc#roomconfig_enablearchiving", "0")
-	    FIELD("muc#roomconfig_historylength", "%d")
-	    FIELD("muc#maxhistoryfetch", "%d")
-	    FIELD("muc#roomconfig_maxusers", "%d")
-	    FIELD("muc#roomconfig_allowinvites", "0")
-	    FIELD("muc#roomconfig_allowpm", "none")
-	    FIELD("muc#roomconfig_whois", "moderators")
-	    FIELD("muc#roomconfig_changesubject", "0")
-	    "</x></query></iq>"
+	    "<field var='FORM_TYPE'><value>"
+	    "http://jabber.org/protocol/muc#roomconfig</value></field>"
+	    "%s</x></query></iq>"
 	    "<iq type='get' to='%s@%s' id='i%x.%x'>"
 	    "<query xmlns='http://jabber.org/protocol/disco#info'/></iq>",
-	    r->node, c.muc_domain, (unsigned)slot, r->serial, r->pw,
-	    c.history_length, c.history_length, c.max_chatters + 1,
+	    r->node, c.muc_domain, (unsigned)slot, r->serial, form,
 	    r->node, c.muc_domain, (unsigned)slot, r->serial);
+	explicit_bzero(form, sizeof(form));
 	r->state = S_CONF;
 }
 
@@ -411,7 +477,7 @@ on_presence(xmpp_conn_t *cn, xmpp_stanza_t *st, void *arg)
 		    r->node, c.muc_domain, nickx);
 		fail(r, "already existed", 0);
 	} else
-		room_configure(r);
+		room_getform(r);
 	return 1;
 }
 
@@ -457,7 +523,12 @@ on_iq(xmpp_conn_t *cn, xmpp_stanza_t *st, void *arg)
 	ok = strcmp(type, "result") == 0;
 	if (!ok && strcmp(type, "error") != 0)
 		return 1;
-	if ((r = room_by_id(id, 'f')) != NULL && r->state == S_CONF) {
+	if ((r = room_by_id(id, 'g')) != NULL && r->state == S_FORM) {
+		if (ok)
+			room_configure(r, offered(st));
+		else
+			fail(r, "no configuration form", 1);
+	} else if ((r = room_by_id(id, 'f')) != NULL && r->state == S_CONF) {
 		r->got |= ok ? CONF_OK : CONF_ERR;
 		room_check(r);
 	} else if ((r = room_by_id(id, 'i')) != NULL && r->state == S_CONF) {
@@ -846,6 +917,7 @@ abandon(const char *why)
 	for (i = 0; i < nslots; i++)
 		switch (rooms[i].state) {
 		case S_JOIN:
+		case S_FORM:
 		case S_CONF:
 			fail(&rooms[i], why, 0);
 			break;

@@ -590,8 +590,10 @@ on_presence(xmpp_conn_t *c, xmpp_stanza_t *st, void *arg)
 	    NS_MUC_USER)) == NULL)
 		return 1;
 	unavailable = type != NULL && strcmp(type, "unavailable") == 0;
-	/* 110 from another nick would be a chatter's own word */
-	if (st_has_code(x, "110") && strcmp(nick, botnick(r)) == 0)
+	/* 110 from another nick would be a chatter's own word; ejabberd's
+	 * destroy notice to the bot has no 110 */
+	if (strcmp(nick, botnick(r)) == 0 && (st_has_code(x, "110") ||
+	    xmpp_stanza_get_child_by_name(x, "destroy") != NULL))
 		self_presence(r, st, x, unavailable);
 	else
 		occupant_presence(r, st, x, nick, unavailable);

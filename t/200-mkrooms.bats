@@ -1,7 +1,10 @@
 #!/usr/bin/env bats
 # helpim-mkrooms: the pool is filled with configured, published rooms.
+# Always against Prosody: the rooms on the server are read from Prosody's
+# storage (ejabberd's rooms are seen in t/3*.bats and t/6*.bats).
 
 load helper
+XMPP=prosody
 
 setup_file() {
 	sandbox_up

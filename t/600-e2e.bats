@@ -101,7 +101,7 @@ teardown_file() {
 	wait_until 15 status_is "$ROOM" closed
 }
 
-@test "an extra chatter with the password is kicked and the chat goes on" {
+@test "an extra chatter with the password is kicked (or refused) and the chat goes on" {
 	claim staff web-staff-3
 	chat_start staff
 	chat staff "join $ROOM Cleo $PASS"
@@ -113,12 +113,20 @@ teardown_file() {
 
 	chat_start extra
 	chat extra "join $ROOM Intruder $PASS"
-	chat_wait extra "^kicked $ROOM"
+	if [ "$XMPP" = prosody ]; then
+		# Prosody has no maximum per room: the bot kicks the extra one
+		chat_wait extra "^kicked $ROOM"
+		kicks=1
+	else
+		# ejabberd refuses users beyond the room's maxusers itself
+		chat_wait extra "^error $ROOM resource-constraint$"
+		kicks=0
+	fi
 	sleep 1
 	run -0 sql "SELECT status, chatters FROM helpim.rooms WHERE jid = '$ROOM'"
 	assert_output "chatting|2"
 	run -0 sql "SELECT count(*) FROM helpim.room_events WHERE jid = '$ROOM' AND event = 'kick' AND nick = 'Intruder'"
-	assert_output 1
+	assert_output "$kicks"
 	chat_stop extra
 	chat_stop client
 	chat_stop staff

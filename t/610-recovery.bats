@@ -107,7 +107,7 @@ scenario() {
 @test "kill -9 helpim-rooms between the two leaves" { scenario rooms between-leaves; }
 @test "kill -9 helpim-rooms while an empty room awaits destruction" { scenario rooms awaiting-destroy; }
 
-@test "restarting Prosody mid-chat: the chat ends, the pool survives" {
+@test "restarting the XMPP server ($XMPP) mid-chat: the chat ends, the pool survives" {
 	chat_start staff
 	chat_start client
 	chatting prosody
@@ -116,7 +116,7 @@ scenario() {
 	helpim-sandbox start-xmpp "$SB"
 	# the participants were disconnected: the room empties and is closed
 	wait_until 60 status_is "$ROOM" closed
-	converged "Prosody restarted"
+	converged "$XMPP restarted"
 	wait_until 30 pool_full
 	chat_start probe
 	truthful

@@ -10,11 +10,14 @@ bats_load_library bats-support
 bats_load_library bats-assert
 bats_load_library bats-file
 
-# Start a sandbox for this file (call from setup_file) with the schema applied.
+# Start a sandbox for this file (call from setup_file) with the schema applied;
+# its XMPP server is $XMPP: prosody (the default) or ejabberd.
+XMPP=${XMPP:-prosody}
+export XMPP
 sandbox_up() {
 	SB=$(mktemp -d /tmp/helpim-sb.XXXXXX)
 	export SB
-	helpim-sandbox start "$SB" >&2
+	XMPP=$XMPP helpim-sandbox start "$SB" >&2
 	# shellcheck disable=SC1091
 	. "$SB/env"
 	export HELPIM_CONF=$SB/helpim.conf
@@ -28,6 +31,12 @@ sandbox_down() {
 	done
 	helpim-sandbox stop "$SB"
 	rm -rf "$SB"
+}
+
+# prosody_only REASON: in a test that only holds for Prosody, skips it
+# with the reason under another server.
+prosody_only() {
+	[ "$XMPP" = prosody ] || skip "Prosody only: $1"
 }
 
 sql() {
