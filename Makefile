@@ -121,7 +121,35 @@ uninstall:
 	rm -f $(DESTDIR)$(UNITDIR)/helpim.service
 	rm -rf $(DESTDIR)$(SHAREDIR)
 
+# libFuzzer harnesses of the three parsers, FUZZ_SECONDS each, one at a
+# time; new inputs go to t/fuzz/build, the kept seeds stay as they are.
+FUZZ_SECONDS	?= 60
+FUZZ_CC		?= clang
+FUZZ_FLAGS	= -g -O1 -fsanitize=fuzzer,address,undefined \
+		  -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZERS		= feed event conf
+
+fuzz: $(FUZZERS:%=t/fuzz/build/%)
+	@for f in $(FUZZERS); do \
+		mkdir -p t/fuzz/build/corpus-$$f && \
+		echo "fuzz $$f: $(FUZZ_SECONDS) s" && \
+		t/fuzz/build/$$f -max_total_time=$(FUZZ_SECONDS) \
+			-max_len=9000 -print_final_stats=1 -close_fd_mask=2 \
+			-artifact_prefix=t/fuzz/build/$$f- \
+			t/fuzz/build/corpus-$$f t/fuzz/corpus-$$f \
+			>t/fuzz/build/$$f.log 2>&1 || \
+			{ tail -40 t/fuzz/build/$$f.log; exit 1; }; \
+		grep -E '^stat::number_of_executed_runs|^Done' \
+			t/fuzz/build/$$f.log; \
+	done
+
+$(FUZZERS:%=t/fuzz/build/%): t/fuzz/build/%: t/fuzz/%.c src/line.c src/conf.c src/helpim.h
+	@mkdir -p t/fuzz/build
+	$(FUZZ_CC) $(FUZZ_FLAGS) -std=c11 -D_GNU_SOURCE $(BSD_CFLAGS) \
+		-o $@ $< src/line.c src/conf.c $(BSD_LIBS)
+
 clean:
 	rm -f $(PROGS) src/*.o .deps.log
+	rm -rf t/fuzz/build
 
-.PHONY: all check check-ejabberd deps lint demo install uninstall clean
+.PHONY: all check check-ejabberd deps lint demo install uninstall clean fuzz
