@@ -98,7 +98,7 @@ check-asan: deps
 	@$(MAKE) --no-print-directory -s -C $(ASAN_DIR) all \
 		CFLAGS="$(ASAN_FLAGS)" LDFLAGS="$(ASAN_FLAGS)"
 	@log=$$(pwd)/$(ASAN_DIR)/log; \
-	HELPIM_BINDIR=$$(pwd)/$(ASAN_DIR) \
+	HELPIM_BINDIR=$$(pwd)/$(ASAN_DIR) HELPIM_ASAN=1 \
 	ASAN_OPTIONS=halt_on_error=1:exitcode=98:log_path=$$log/asan \
 	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:log_path=$$log/ubsan \
 		t/run $(TESTS); rc=$$?; \
