@@ -109,8 +109,10 @@ check-asan: deps
 
 # The long-running programs' tests under valgrind (t/helper.bash wraps them).
 VG_TESTS	= t/200-mkrooms.bats t/300-watch.bats t/400-setstatus.bats \
-		  t/410-rooms.bats
+		  t/410-rooms.bats t/720-hostile-participant.bats
 check-valgrind: deps
+	@command -v valgrind >/dev/null || \
+		{ echo "check-valgrind: apt-get install valgrind" >&2; exit 1; }
 	@$(MAKE) --no-print-directory all
 	@log=$$(pwd)/build/vglog; rm -rf "$$log"; mkdir -p "$$log"; \
 	HELPIM_VALGRIND=1 HELPIM_VGLOG=$$log HELPIM_SLOW=$${HELPIM_SLOW:-4} \
