@@ -29,11 +29,13 @@ has_secret() {
 	grep -aqF -f "$BATS_FILE_TMPDIR/secrets" "$@"
 }
 
-# memory PID: the writable memory of a running process, on stdout
+# memory PID: the writable memory of a running process, on stdout; regions
+# over 1 GB are the reserved shadow and heap spaces of a sanitizer build
 memory() {
 	local a b
 	grep -E '^[0-9a-f]+-[0-9a-f]+ rw' "/proc/$1/maps" |
 	while IFS='- ' read -r a b _; do
+		[ $((16#$b - 16#$a)) -le 1073741824 ] || continue
 		dd if="/proc/$1/mem" bs=64k iflag=skip_bytes,count_bytes \
 			skip=$((16#$a)) count=$((16#$b - 16#$a)) 2>/dev/null
 	done
