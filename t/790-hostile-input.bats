@@ -132,7 +132,7 @@ join after"
 
 @test "helpim-watch: empty input, garbage, binary and a 1 MB line; the good line after them works" {
 	local jid pw
-	run -0 helpim-watch </dev/null
+	run -0 helpim-watch -q </dev/null
 	assert_output "helpim-events|1"
 	jid=$(sql "SELECT jid FROM helpim.rooms WHERE status = 'available'
 		   ORDER BY id LIMIT 1 OFFSET 1")
@@ -166,7 +166,7 @@ join after"
 	run -0 helpim-rooms <"$BATS_FILE_TMPDIR/bin"
 	run -0 helpim-conf jid <"$BATS_FILE_TMPDIR/bin"
 	assert_output bot@localhost
-	run -0 sh -c 'helpim-rooms -f | head -n 1'
+	run -0 sh -c 'helpim-rooms -q -f | head -n 1'
 	assert_output 'helpim-feed|1'
 }
 

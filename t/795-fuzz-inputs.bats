@@ -32,7 +32,7 @@ clean() {
 	run -0 sh -c "ls '$top/t/fuzz/corpus-feed' | wc -l"
 	assert [ "$output" -gt 5 ]
 	lines 'helpim-feed|1' feed >"$BATS_TEST_TMPDIR/in"
-	run -0 helpim-watch <"$BATS_TEST_TMPDIR/in" \
+	run -0 helpim-watch -q <"$BATS_TEST_TMPDIR/in" \
 	    2>"$BATS_TEST_TMPDIR/err" 3>&-
 	clean helpim-watch "$BATS_TEST_TMPDIR/err"
 }
@@ -41,7 +41,7 @@ clean() {
 	run -0 sh -c "ls '$top/t/fuzz/corpus-event' | wc -l"
 	assert [ "$output" -gt 5 ]
 	lines 'helpim-events|1' event >"$BATS_TEST_TMPDIR/in"
-	run -0 helpim-setstatus <"$BATS_TEST_TMPDIR/in" \
+	run -0 helpim-setstatus -q <"$BATS_TEST_TMPDIR/in" \
 	    2>"$BATS_TEST_TMPDIR/err" 3>&-
 	clean helpim-setstatus "$BATS_TEST_TMPDIR/err"
 }
