@@ -121,13 +121,16 @@ leave before
 join after"
 }
 
-@test "helpim-setstatus: empty input and a missing version line" {
-	run -0 helpim-setstatus </dev/null
+@test "helpim-setstatus: empty input, binary only, a missing or wrong version line" {
+	run -0 helpim-setstatus -q </dev/null
 	assert_output ""
-	run -100 helpim-setstatus <"$BATS_FILE_TMPDIR/bin"
-	assert_output --regexp "^helpim-setstatus: line [0-9]+: "
-	run -100 helpim-setstatus < <(echo "join|$(now)|a@b|1|x|")
-	assert_output "helpim-setstatus: line 1: expected 'helpim-events|1'"
+	run -0 helpim-setstatus -q <"$BATS_FILE_TMPDIR/bin"
+	assert_line --regexp "^helpim-setstatus: line [0-9]+: no version line 'helpim-events\|1'$"
+	run -1 grep -v '^helpim-setstatus: line [0-9]*: ' <<<"$output"
+	run -0 helpim-setstatus -q < <(echo "join|$(now)|a@b|1|x|")
+	assert_line --index 0 "helpim-setstatus: line 1: no version line 'helpim-events|1'"
+	run -100 helpim-setstatus -q < <(echo 'helpim-events|2')
+	assert_output "helpim-setstatus: line 1: 'helpim-events|2' is not supported; expected 'helpim-events|1'"
 }
 
 @test "helpim-watch: empty input, garbage, binary and a 1 MB line; the good line after them works" {
