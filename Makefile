@@ -87,6 +87,42 @@ check: deps
 check-ejabberd:
 	@$(MAKE) --no-print-directory check XMPP=ejabberd
 
+# The suite against a build with AddressSanitizer and UBSan in build/asan
+# (the normal build stays as it is); a report anywhere fails the run.
+ASAN_DIR	= build/asan
+ASAN_FLAGS	= -std=c11 -D_GNU_SOURCE -O1 -g -fno-omit-frame-pointer \
+		  -fsanitize=address,undefined -fno-sanitize-recover=all
+check-asan: deps
+	@rm -rf $(ASAN_DIR) && mkdir -p $(ASAN_DIR)/log && \
+		cp -R Makefile src $(ASAN_DIR)/
+	@$(MAKE) --no-print-directory -s -C $(ASAN_DIR) all \
+		CFLAGS="$(ASAN_FLAGS)" LDFLAGS="$(ASAN_FLAGS)"
+	@log=$$(pwd)/$(ASAN_DIR)/log; \
+	HELPIM_BINDIR=$$(pwd)/$(ASAN_DIR) HELPIM_ASAN=1 \
+	ASAN_OPTIONS=halt_on_error=1:exitcode=98:log_path=$$log/asan \
+	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:log_path=$$log/ubsan \
+		t/run $(TESTS); rc=$$?; \
+	if [ -n "$$(ls "$$log")" ]; then \
+		head -n 60 "$$log"/* >&2; \
+		echo "check-asan: sanitizer reports in $$log" >&2; exit 1; \
+	fi; exit $$rc
+
+# The long-running programs' tests under valgrind (t/helper.bash wraps them).
+VG_TESTS	= t/200-mkrooms.bats t/300-watch.bats t/400-setstatus.bats \
+		  t/410-rooms.bats t/720-hostile-participant.bats
+check-valgrind: deps
+	@command -v valgrind >/dev/null || \
+		{ echo "check-valgrind: apt-get install valgrind" >&2; exit 1; }
+	@$(MAKE) --no-print-directory all
+	@log=$$(pwd)/build/vglog; rm -rf "$$log"; mkdir -p "$$log"; \
+	HELPIM_VALGRIND=1 HELPIM_VGLOG=$$log HELPIM_SLOW=$${HELPIM_SLOW:-4} \
+		t/run $(if $(TESTS),$(TESTS),$(VG_TESTS)); rc=$$?; \
+	for f in "$$log"/*; do \
+		[ ! -s "$$f" ] || { cat "$$f" >&2; rc=1; }; \
+	done; \
+	[ "$$rc" -eq 0 ] || echo "check-valgrind: failed; logs in $$log" >&2; \
+	exit $$rc
+
 lint:
 	@mandoc -Tlint -W warning $(MAN1) $(MAN5) $(MAN7) $(MAN8)
 	@shellcheck -s sh $(SCRIPTS)
@@ -121,7 +157,36 @@ uninstall:
 	rm -f $(DESTDIR)$(UNITDIR)/helpim.service
 	rm -rf $(DESTDIR)$(SHAREDIR)
 
+# libFuzzer harnesses of the three parsers, FUZZ_SECONDS each, one at a
+# time; new inputs go to t/fuzz/build, the kept seeds stay as they are.
+FUZZ_SECONDS	?= 60
+FUZZ_CC		?= clang
+FUZZ_FLAGS	= -g -O1 -fsanitize=fuzzer,address,undefined \
+		  -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZERS		= feed event conf
+
+fuzz: $(FUZZERS:%=t/fuzz/build/%)
+	@for f in $(FUZZERS); do \
+		mkdir -p t/fuzz/build/corpus-$$f && \
+		echo "fuzz $$f: $(FUZZ_SECONDS) s" && \
+		t/fuzz/build/$$f -max_total_time=$(FUZZ_SECONDS) \
+			-max_len=9000 -print_final_stats=1 -close_fd_mask=2 \
+			-artifact_prefix=t/fuzz/build/$$f- \
+			t/fuzz/build/corpus-$$f t/fuzz/corpus-$$f \
+			>t/fuzz/build/$$f.log 2>&1 || \
+			{ tail -40 t/fuzz/build/$$f.log; exit 1; }; \
+		grep -E '^stat::number_of_executed_runs|^Done' \
+			t/fuzz/build/$$f.log; \
+	done
+
+$(FUZZERS:%=t/fuzz/build/%): t/fuzz/build/%: t/fuzz/%.c src/line.c src/conf.c src/helpim.h
+	@mkdir -p t/fuzz/build
+	$(FUZZ_CC) $(FUZZ_FLAGS) -std=c11 -D_GNU_SOURCE $(BSD_CFLAGS) \
+		-o $@ $< src/line.c src/conf.c $(BSD_LIBS)
+
 clean:
 	rm -f $(PROGS) src/*.o .deps.log
+	rm -rf t/fuzz/build build
 
-.PHONY: all check check-ejabberd deps lint demo install uninstall clean
+.PHONY: check-asan check-valgrind
+.PHONY: all check check-ejabberd deps lint demo install uninstall clean fuzz

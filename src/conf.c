@@ -255,6 +255,7 @@ int
 conf_load(struct conf *c, const char *path, int flags)
 {
 	char seen[sizeof(keys) / sizeof(keys[0])] = { 0 };
+	static char fbuf[BUFSIZ];	/* stdio's copy of the file: wiped */
 	char *line = NULL, *k, *v, *eq;
 	size_t linesize = 0;
 	ssize_t n;
@@ -270,6 +271,7 @@ conf_load(struct conf *c, const char *path, int flags)
 		warn("%s", path);
 		return -1;
 	}
+	setvbuf(fp, fbuf, _IOFBF, sizeof(fbuf));
 	if (fstat(fileno(fp), &st) == -1) {
 		warn("%s", path);
 		goto out;
@@ -326,6 +328,7 @@ out:
 		explicit_bzero(line, linesize);
 	free(line);
 	fclose(fp);
+	explicit_bzero(fbuf, sizeof(fbuf));
 	if (rc == -1)
 		conf_clear(c);
 	return rc;

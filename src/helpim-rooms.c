@@ -90,6 +90,7 @@ feedline(const char *verb, const char *jid, const char *a, const char *b)
 		printf("%s|%s|%s\n", verb, jid, enc);
 	else
 		printf("%s|%s|%s|%s\n", verb, jid, a, enc);
+	explicit_bzero(enc, sizeof(enc));	/* a room password */
 }
 
 static int

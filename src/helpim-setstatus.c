@@ -72,149 +72,26 @@ lost(void)
 	errx(db_exitcode(db, NULL), "database: %s", db_error(db, NULL));
 }
 
-/* 2026-11-25T13:37:00.123Z, and a date that exists */
-static int
-valid_time(const char *s)
-{
-	static const char pat[] = "dddd-dd-ddTdd:dd:dd.dddZ";
-	struct tm tm, back;
-	time_t t;
-	size_t i;
-
-	if (strlen(s) != sizeof(pat) - 1)
-		return -1;
-	for (i = 0; pat[i] != '\0'; i++)
-		if (pat[i] == 'd' ? !isdigit((unsigned char)s[i]) :
-		    s[i] != pat[i])
-			return -1;
-	memset(&tm, 0, sizeof(tm));
-	if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d", &tm.tm_year, &tm.tm_mon,
-	    &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec) != 6 ||
-	    tm.tm_year < 1970)
-		return -1;
-	tm.tm_year -= 1900;
-	tm.tm_mon--;
-	back = tm;
-	if ((t = timegm(&tm)) == -1 || gmtime_r(&t, &tm) == NULL)
-		return -1;
-	return tm.tm_year == back.tm_year && tm.tm_mon == back.tm_mon &&
-	    tm.tm_mday == back.tm_mday && tm.tm_hour == back.tm_hour &&
-	    tm.tm_min == back.tm_min && tm.tm_sec == back.tm_sec ? 0 : -1;
-}
-
-/* A bare room JID, lower-cased in place. */
-static int
-valid_jid(char *s)
-{
-	char *p;
-
-	if (*s == '\0' || *s == '@' || strchr(s, '@') == NULL ||
-	    strchr(s, '/') != NULL)
-		return -1;
-	for (p = s; *p != '\0'; p++) {
-		if ((unsigned char)*p <= 0x20 || *p == 0x7f)
-			return -1;
-		*p = tolower((unsigned char)*p);
-	}
-	return 0;
-}
-
-/* A decoded free-text field; empty gives NULL when allowed. */
-static int
-text(char *s, const char **out, int empty)
-{
-	if (line_decode(s) == -1)
-		return -1;
-	if (*s == '\0') {
-		*out = NULL;
-		return empty ? 0 : -1;
-	}
-	*out = s;
-	return 0;
-}
-
 /* Splits and checks one event line into e; warns and returns -1 if bad. */
 static int
 parse(const char *line, unsigned long lineno, struct ev *e)
 {
-	static char *f[LINE_MAX_LEN / 2 + 2];
-	const char *what = "bad field";
-	char *d, *verb;
-	size_t len;
-	int i, nf, n, want;
+	struct event ev;
+	const char *why;
 
-	memset(e->p, 0, sizeof(e->p));
 	e->lineno = lineno;
 	strlcpy(e->buf, line, sizeof(e->buf));
-	nf = line_split(e->buf, f, sizeof(f) / sizeof(f[0]));
-	verb = f[0];
-	if (strcmp(verb, "snapshot") == 0)
-		want = nf >= 4 ? nf : 4;
-	else if (strcmp(verb, "join") == 0 || strcmp(verb, "leave") == 0 ||
-	    strcmp(verb, "nick") == 0 || strcmp(verb, "kick") == 0)
-		want = 6;
-	else if (strcmp(verb, "destroyed") == 0 || strcmp(verb, "gone") == 0)
-		want = 5;
-	else {
-		warnx("line %lu: unknown verb '%.32s', skipped", lineno, verb);
+	if ((why = line_event(e->buf, &ev)) != NULL) {
+		warnx("line %lu: %s, skipped", lineno, why);
 		return -1;
 	}
-	if (nf != want) {
-		warnx("line %lu: %s: %d fields instead of %d, skipped", lineno,
-		    verb, nf, want);
-		return -1;
-	}
-	e->p[P_EVENT] = verb;
-	if (valid_time(f[1]) == -1) {
-		what = "bad time";
-		goto bad;
-	}
-	e->p[P_AT] = f[1];
-	if (valid_jid(f[2]) == -1) {
-		what = "bad room JID";
-		goto bad;
-	}
-	e->p[P_JID] = f[2];
-	if (line_count(f[3], &n) == -1) {
-		what = "bad number of chatters";
-		goto bad;
-	}
-	e->p[P_COUNT] = f[3];
-
-	if (strcmp(verb, "snapshot") == 0) {
-		/* the nicks, decoded, one a line; nicks never hold a newline */
-		for (i = 4, d = f[nf > 4 ? 4 : 0]; i < nf; i++) {
-			if (line_decode(f[i]) == -1 || *f[i] == '\0' ||
-			    strchr(f[i], '\n') != NULL) {
-				what = "bad nick";
-				goto bad;
-			}
-			len = strlen(f[i]);
-			memmove(d, f[i], len);
-			d += len;
-			*d++ = '\n';
-		}
-		if (nf > 4) {
-			d[-1] = '\0';
-			e->p[P_DETAIL] = f[4];
-		}
-	} else if (nf == 5) {
-		if (text(f[4], &e->p[P_DETAIL], 1) == -1)
-			goto bad;
-	} else {
-		if (text(f[4], &e->p[P_NICK], 0) == -1) {
-			what = "bad nick";
-			goto bad;
-		}
-		/* a join's real JID and a kick's reason may be empty */
-		if (text(f[5], &e->p[P_DETAIL], strcmp(verb, "join") == 0 ||
-		    strcmp(verb, "kick") == 0) == -1)
-			goto bad;
-	}
+	e->p[P_EVENT] = ev.verb;
+	e->p[P_AT] = ev.time;
+	e->p[P_JID] = ev.room;
+	e->p[P_COUNT] = ev.count;
+	e->p[P_NICK] = ev.nick;
+	e->p[P_DETAIL] = ev.detail;
 	return 0;
-bad:
-	warnx("line %lu: %s: %s, skipped", lineno, verb, what);
-	return -1;
 }
 
 /* Appends s to the array literal in *a, quoted, NULL as NULL. */

@@ -668,37 +668,13 @@ on_iq(xmpp_conn_t *c, xmpp_stanza_t *st, void *arg)
 	return 1;
 }
 
-static int
-valid_jid(const char *s)
-{
-	const char *at;
-
-	return (at = strchr(s, '@')) != NULL && at > s && at[1] != '\0' &&
-	    strchr(s, '/') == NULL && strlen(s) < 3072;
-}
-
-static int
-valid_status(const char *s, int *had)
-{
-	/* the open ones; from the third on, a chatter has been here */
-	static const char *statuses[] = { "available", "staff_claimed",
-	    "staff_waiting", "client_claimed", "chatting", "closing" };
-	size_t i;
-
-	for (i = 0; i < sizeof(statuses) / sizeof(statuses[0]); i++)
-		if (strcmp(s, statuses[i]) == 0) {
-			*had = i >= 2;
-			return 1;
-		}
-	return 0;
-}
-
 static void
 feed(char *line, unsigned long lineno)
 {
-	char *f[LINE_FIELDS];
+	struct feed fd;
 	struct room *r;
-	int nf, had;
+	const char *why;
+	size_t len = strlen(line);
 
 	if (lineno == 1 && strncmp(line, "helpim-feed|", 12) == 0) {
 		if (strcmp(line, FEED_VERSION) != 0)
@@ -708,46 +684,23 @@ feed(char *line, unsigned long lineno)
 	}
 	if (lineno == 1)
 		warnx("line 1: no version line '%s'", FEED_VERSION);
-	nf = line_split(line, f, LINE_FIELDS);
-	if (nf == 4 && strcmp(f[0], "watch") == 0) {
-		line_lower(f[1]);
-		if (!valid_jid(f[1])) {
-			warnx("line %lu: bad room JID, skipped", lineno);
-			return;
-		}
-		if (!valid_status(f[2], &had)) {
-			warnx("line %lu: bad status '%.40s', skipped", lineno,
-			    f[2]);
-			return;
-		}
-		if (line_decode(f[3]) == -1 || f[3][0] == '\0') {
-			warnx("line %lu: bad password, skipped", lineno);
-			return;
-		}
-		if ((r = room_add(f[1])) != NULL) {	/* else watched */
-			r->pass = xstrdup(f[3]);
-			r->had = had;
+	if ((why = line_feed(line, &fd)) != NULL)
+		warnx("line %lu: %s, skipped", lineno, why);
+	else if (fd.password != NULL) {
+		if ((r = room_add(fd.room)) != NULL) {	/* else watched */
+			r->pass = xstrdup(fd.password);
+			/* from staff_waiting on, a chatter has been here */
+			r->had = strcmp(fd.status, "available") != 0 &&
+			    strcmp(fd.status, "staff_claimed") != 0;
 			join(r);
 		}
-		explicit_bzero(f[3], strlen(f[3]));
-	} else if (nf == 3 && strcmp(f[0], "close") == 0) {
-		line_lower(f[1]);
-		if (!valid_jid(f[1]) || line_decode(f[2]) == -1) {
-			warnx("line %lu: bad close line, skipped", lineno);
-			return;
-		}
-		if ((r = room_find(f[1])) == NULL) {
-			warnx("line %lu: close %s: not watched, skipped",
-			    lineno, f[1]);
-			return;
-		}
-		if (r->state != CLOSING)
-			close_room(r, f[2]);
-	} else if (strcmp(f[0], "watch") == 0 || strcmp(f[0], "close") == 0)
-		warnx("line %lu: %s: wrong number of fields, skipped", lineno,
-		    f[0]);
-	else
-		warnx("line %lu: unknown verb '%.40s', skipped", lineno, f[0]);
+	} else if ((r = room_find(fd.room)) == NULL)
+		warnx("line %lu: close %s: not watched, skipped", lineno,
+		    fd.room);
+	else if (r->state != CLOSING)
+		close_room(r, fd.reason);
+	/* the password, or what is left of it in a refused line */
+	explicit_bzero(line, len);
 }
 
 static void

@@ -93,6 +93,30 @@ long long line_now_ms(void);
 void	 line_lower(char *);
 int	 line_count(const char *, int *);
 
+/* One feed line, split and checked in place; pointers into the line. */
+struct feed {
+	char	*verb;		/* "watch" or "close" */
+	char	*room;		/* bare, lower-cased */
+	char	*status;	/* watch: an open status */
+	char	*password;	/* watch: decoded, not empty */
+	char	*reason;	/* close: decoded, may be empty */
+};
+
+/* One event line, split and checked in place; pointers into the line. */
+struct event {
+	char	*verb;
+	char	*time;
+	char	*room;		/* bare, lower-cased */
+	char	*count;		/* the chatters, as written */
+	int	 chatters;
+	char	*nick;		/* join, leave, kick; nick: the old one */
+	char	*detail;	/* decoded; NULL when empty; snapshot: the
+				   nicks, one a line */
+};
+
+const char	*line_feed(char *, struct feed *);
+const char	*line_event(char *, struct event *);
+
 /* Log levels (log.c): -q lowers the level to QUIET, -v raises it to DEBUG. */
 #define LOGLEVEL_QUIET	1
 #define LOGLEVEL_INFO	2

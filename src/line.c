@@ -188,3 +188,207 @@ line_count(const char *s, int *n)
 	*n = strtonum(s, 0, 100000, &e);
 	return e == NULL ? 0 : -1;
 }
+
+/* Cuts the next '|'-separated field off *sp. */
+static char *
+field(char **sp)
+{
+	char *f = *sp, *e;
+
+	if ((e = strchr(f, '|')) != NULL) {
+		*e = '\0';
+		*sp = e + 1;
+	} else
+		*sp = f + strlen(f);
+	return f;
+}
+
+static int
+nfields(const char *s)
+{
+	int n = 1;
+
+	while ((s = strchr(s, '|')) != NULL)
+		n++, s++;
+	return n;
+}
+
+/* A bare JID with a local part, lower-cased in place. */
+static int
+room_jid(char *s)
+{
+	char *p, *at;
+
+	if ((at = strchr(s, '@')) == NULL || at == s || at[1] == '\0' ||
+	    strlen(s) >= 3072)
+		return -1;
+	for (p = s; *p != '\0'; p++) {
+		if ((unsigned char)*p <= 0x20 || *p == 0x7f || *p == '/')
+			return -1;
+		if (*p >= 'A' && *p <= 'Z')
+			*p += 'a' - 'A';
+	}
+	return 0;
+}
+
+/* 2026-11-25T13:37:00.123Z, and a date that exists */
+static int
+valid_time(const char *s)
+{
+	static const char pat[] = "dddd-dd-ddTdd:dd:dd.dddZ";
+	struct tm tm, back;
+	time_t t;
+	size_t i;
+
+	if (strlen(s) != sizeof(pat) - 1)
+		return -1;
+	for (i = 0; pat[i] != '\0'; i++)
+		if (pat[i] == 'd' ? !isdigit((unsigned char)s[i]) :
+		    s[i] != pat[i])
+			return -1;
+	memset(&tm, 0, sizeof(tm));
+	if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d", &tm.tm_year, &tm.tm_mon,
+	    &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec) != 6 ||
+	    tm.tm_year < 1970)
+		return -1;
+	tm.tm_year -= 1900;
+	tm.tm_mon--;
+	back = tm;
+	if ((t = timegm(&tm)) == -1 || gmtime_r(&t, &tm) == NULL)
+		return -1;
+	return tm.tm_year == back.tm_year && tm.tm_mon == back.tm_mon &&
+	    tm.tm_mday == back.tm_mday && tm.tm_hour == back.tm_hour &&
+	    tm.tm_min == back.tm_min && tm.tm_sec == back.tm_sec ? 0 : -1;
+}
+
+/* Decodes a free-text field; an empty one gives NULL when allowed. */
+static int
+text(char *s, char **out, int empty)
+{
+	if (line_decode(s) == -1)
+		return -1;
+	if (*s == '\0') {
+		*out = NULL;
+		return empty ? 0 : -1;
+	}
+	*out = s;
+	return 0;
+}
+
+/* Returns NULL, or why the line is refused. */
+const char *
+line_feed(char *s, struct feed *fd)
+{
+	static const char *statuses[] = { "available", "staff_claimed",
+	    "staff_waiting", "client_claimed", "chatting", "closing" };
+	static char why[80];
+	size_t i;
+	int nf;
+
+	memset(fd, 0, sizeof(*fd));
+	nf = nfields(s);
+	fd->verb = field(&s);
+	if (strcmp(fd->verb, "watch") != 0 && strcmp(fd->verb, "close") != 0) {
+		snprintf(why, sizeof(why), "unknown verb '%.40s'", fd->verb);
+		return why;
+	}
+	if (nf != (fd->verb[0] == 'w' ? 4 : 3)) {
+		snprintf(why, sizeof(why), "%s: wrong number of fields",
+		    fd->verb);
+		return why;
+	}
+	fd->room = field(&s);
+	if (fd->verb[0] == 'c') {
+		fd->reason = field(&s);
+		if (room_jid(fd->room) == -1 || line_decode(fd->reason) == -1)
+			return "bad close line";
+		return NULL;
+	}
+	if (room_jid(fd->room) == -1)
+		return "bad room JID";
+	fd->status = field(&s);
+	for (i = 0; i < sizeof(statuses) / sizeof(statuses[0]); i++)
+		if (strcmp(fd->status, statuses[i]) == 0)
+			break;
+	if (i == sizeof(statuses) / sizeof(statuses[0])) {
+		snprintf(why, sizeof(why), "bad status '%.40s'", fd->status);
+		return why;
+	}
+	fd->password = field(&s);
+	if (line_decode(fd->password) == -1 || fd->password[0] == '\0')
+		return "bad password";
+	return NULL;
+}
+
+/* Returns NULL, or why the line is refused ("VERB: what"). */
+const char *
+line_event(char *s, struct event *e)
+{
+	static char why[80];
+	const char *what = "bad field";
+	char *f, *d;
+	size_t len;
+	int i, nf, want;
+
+	memset(e, 0, sizeof(*e));
+	nf = nfields(s);
+	e->verb = field(&s);
+	if (strcmp(e->verb, "snapshot") == 0)
+		want = nf >= 4 ? nf : 4;
+	else if (strcmp(e->verb, "join") == 0 ||
+	    strcmp(e->verb, "leave") == 0 || strcmp(e->verb, "nick") == 0 ||
+	    strcmp(e->verb, "kick") == 0)
+		want = 6;
+	else if (strcmp(e->verb, "destroyed") == 0 ||
+	    strcmp(e->verb, "gone") == 0)
+		want = 5;
+	else {
+		snprintf(why, sizeof(why), "unknown verb '%.32s'", e->verb);
+		return why;
+	}
+	if (nf != want) {
+		snprintf(why, sizeof(why), "%s: %d fields instead of %d",
+		    e->verb, nf, want);
+		return why;
+	}
+	e->time = field(&s);
+	e->room = field(&s);
+	e->count = field(&s);
+	if (valid_time(e->time) == -1)
+		what = "bad time";
+	else if (room_jid(e->room) == -1)
+		what = "bad room JID";
+	else if (line_count(e->count, &e->chatters) == -1)
+		what = "bad number of chatters";
+	else if (e->verb[0] == 's') {
+		/* the nicks, decoded, one a line; nicks never hold a newline */
+		for (i = 4, d = s; i < nf; i++) {
+			f = field(&s);
+			if (line_decode(f) == -1 || *f == '\0' ||
+			    strchr(f, '\n') != NULL) {
+				what = "bad nick";
+				goto bad;
+			}
+			if (e->detail == NULL)
+				e->detail = d;
+			len = strlen(f);
+			memmove(d, f, len);
+			d += len;
+			*d++ = '\n';
+		}
+		if (e->detail != NULL)
+			d[-1] = '\0';
+		return NULL;
+	} else if (want == 5) {
+		if (text(field(&s), &e->detail, 1) == 0)
+			return NULL;
+	} else if (text(field(&s), &e->nick, 0) == -1)
+		what = "bad nick";
+	/* a join's real JID and a kick's reason may be empty */
+	else if (text(field(&s), &e->detail, strcmp(e->verb, "join") == 0 ||
+	    strcmp(e->verb, "kick") == 0) == 0)
+		return NULL;
+bad:
+	snprintf(why, sizeof(why), "%s: %s", e->verb, what);
+	return why;
+}

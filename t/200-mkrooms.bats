@@ -86,7 +86,7 @@ available() {
 	local f out
 	f=$(conf notify instance=notify pool_size=3)
 	out=$BATS_TEST_TMPDIR/listen
-	printf 'LISTEN helpim;\nSELECT pg_sleep(3);\n' |
+	printf 'LISTEN helpim;\nSELECT pg_sleep(%d);\n' $((3 * ${HELPIM_SLOW:-1})) |
 		psql -X -q >"$out" 2>&1 3>&- &
 	sleep 0.5
 	run -0 --separate-stderr helpim-mkrooms -f "$f"

@@ -187,6 +187,7 @@ events() {
 	mkroom cl@rooms.localhost pw-c
 	watch_start
 	feed 'watch|cl@rooms.localhost|available|pw-c'
+	watch_wait "^snapshot\|$T\|cl@rooms.localhost\|0$"
 	chat_start a
 	chat a "join cl@rooms.localhost a pw-c"
 	chat_start b

@@ -262,7 +262,7 @@ l2@$M|join leaves no chatter"
 	room u3
 	run -0 events "join|$(now)|u1@$M|1|Anna|" "join|$(now)|u2@$M|1|%FF%FE|" \
 		"join|$(now)|u3@$M|1|Bert|"
-	assert_output --regexp '^helpim-setstatus: line 3: ERROR: .*UTF8.*, skipped$'
+	assert_line --regexp '^helpim-setstatus: line 3: ERROR: .*UTF8.*, skipped$'
 	run -0 status u1
 	assert_output "staff_waiting 1"
 	run -0 status u2

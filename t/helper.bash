@@ -4,6 +4,23 @@ bats_require_minimum_version 1.5.0
 
 top=$(cd "$BATS_TEST_DIRNAME/.." && pwd)
 PATH=$top:$top/bin:$PATH
+# make check-asan: the programs of a sanitizer build come first
+[ -z "${HELPIM_BINDIR:-}" ] || PATH=$HELPIM_BINDIR:$PATH
+# make check-valgrind: the long-running programs run under memcheck
+if [ "${HELPIM_VALGRIND:-0}" = 1 ]; then
+	vgdir=$BATS_RUN_TMPDIR/valgrind
+	mkdir -p "$vgdir" "${HELPIM_VGLOG:=$BATS_RUN_TMPDIR/vglog}"
+	for p in helpim-watch helpim-setstatus helpim-rooms helpim-mkrooms; do
+		cat >"$vgdir/$p" <<-EOF
+		#!/bin/sh
+		exec valgrind -q --error-exitcode=99 --leak-check=full \\
+		    --show-leak-kinds=definite --errors-for-leak-kinds=definite \\
+		    --log-file=$HELPIM_VGLOG/$p.%p ${HELPIM_BINDIR:-$top}/$p "\$@"
+		EOF
+		chmod +x "$vgdir/$p"
+	done
+	PATH=$vgdir:$PATH
+fi
 export PATH
 
 bats_load_library bats-support
@@ -44,8 +61,9 @@ sql() {
 }
 
 # wait_until SECONDS CMD...: retry CMD every 0.1 s until it succeeds.
+# HELPIM_SLOW: a factor for slow runs (valgrind).
 wait_until() {
-	local n=$(($1 * 10))
+	local n=$(($1 * 10 * ${HELPIM_SLOW:-1}))
 	shift
 	while ! "$@" 2>/dev/null; do
 		n=$((n - 1))

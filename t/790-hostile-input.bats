@@ -1,0 +1,180 @@
+#!/usr/bin/env bats
+# Bad input to every program: garbage, empty input, a 1 MB line, binary
+# data, a missing or broken configuration, an unreachable server or
+# database.  A clear message, the documented exit status, nothing lost.
+
+load helper
+
+PROGS="helpim-conf helpim-mkrooms helpim-rooms helpim-watch helpim-setstatus"
+
+setup_file() {
+	sandbox_up
+	helpim-mkrooms 3>&-
+	head -c 1048576 /dev/zero | tr '\0' 'x' >"$BATS_FILE_TMPDIR/mb"
+	head -c 65536 /dev/urandom >"$BATS_FILE_TMPDIR/bin"
+}
+
+teardown_file() {
+	sandbox_down
+}
+
+# conf NAME key=value...: a copy of the sandbox config with these keys set.
+conf() {
+	local f=$BATS_FILE_TMPDIR/$1.conf kv
+	shift
+	cp "$HELPIM_CONF" "$f"
+	for kv in "$@"; do
+		grep -v "^${kv%%=*} *=" "$f" >"$f.new" || true
+		echo "${kv%%=*} = ${kv#*=}" >>"$f.new"
+		mv "$f.new" "$f"
+	done
+	chmod 600 "$f"
+	echo "$f"
+}
+
+# cf PROG: the option that names the configuration file
+cf() {
+	[ "$1" = helpim-rooms ] && echo -c || echo -f
+}
+
+now() {
+	date -u +%Y-%m-%dT%H:%M:%S.000Z
+}
+
+@test "a missing configuration: exit 100 naming the file" {
+	local p
+	for p in $PROGS; do
+		run -100 "$p" "$(cf "$p")" "$BATS_FILE_TMPDIR/nonexistent.conf" </dev/null
+		assert_output "$p: $BATS_FILE_TMPDIR/nonexistent.conf: No such file or directory"
+	done
+}
+
+@test "a broken configuration: garbage, binary, empty, a directory: exit 100" {
+	local p f
+	printf 'jid = a@b\n{{{ garbage\n' >"$BATS_FILE_TMPDIR/garbage.conf"
+	cp "$BATS_FILE_TMPDIR/bin" "$BATS_FILE_TMPDIR/binary.conf"
+	: >"$BATS_FILE_TMPDIR/empty.conf"
+	for p in $PROGS; do
+		for f in garbage binary empty; do
+			run -100 "$p" "$(cf "$p")" "$BATS_FILE_TMPDIR/$f.conf" </dev/null
+			assert_output --regexp "^$p: $BATS_FILE_TMPDIR/$f.conf(:[0-9]+)?: "
+			assert_equal "${#lines[@]}" 1
+		done
+		run -100 "$p" "$(cf "$p")" "$BATS_FILE_TMPDIR" </dev/null
+		assert_output --regexp "^$p: $BATS_FILE_TMPDIR: "
+	done
+}
+
+@test "usage errors: exit 100 with the synopsis" {
+	local p
+	for p in $PROGS; do
+		run -100 "$p" -Z </dev/null
+		assert_output --partial "usage: $p"
+	done
+}
+
+@test "an unreachable XMPP server: exit 111" {
+	local c
+	c=$(conf noxmpp port=1 instance=elsewhere)
+	run -111 helpim-watch -f "$c" </dev/null
+	assert_output --partial "helpim-watch: cannot reach the XMPP server 127.0.0.1 port 1"
+	run -111 helpim-mkrooms -f "$c" </dev/null
+	assert_output --partial "helpim-mkrooms: cannot connect to 127.0.0.1 port 1"
+	run -0 sql "SELECT count(*) FROM helpim.rooms WHERE instance = 'elsewhere'"
+	assert_output 0
+	run -111 helpim-chat -p 1 </dev/null
+}
+
+@test "an unreachable database: exit 111" {
+	local c p
+	c=$(conf nodb "db=host=$BATS_FILE_TMPDIR/nowhere dbname=helpim")
+	for p in helpim-mkrooms helpim-rooms helpim-setstatus; do
+		run -111 "$p" "$(cf "$p")" "$c" </dev/null
+		assert_output --regexp "^$p: .*(database|connection|socket)"
+	done
+	run -111 helpim-rooms -f -c "$c"
+}
+
+@test "helpim-setstatus: garbage, binary and a 1 MB line are skipped, nothing else lost" {
+	local jid t
+	jid=$(sql "SELECT jid FROM helpim.rooms WHERE status = 'available'
+		   ORDER BY id LIMIT 1")
+	t=$(now)
+	{
+		echo 'helpim-events|1'
+		echo "join|$t|$jid|1|before|"
+		echo 'garbage | | |||'
+		cat "$BATS_FILE_TMPDIR/mb"
+		echo
+		cat "$BATS_FILE_TMPDIR/bin"
+		echo
+		echo "leave|$t|$jid|0|before|left"
+		printf 'join|%s|%s|1|after|' "$t" "$jid"	# no newline at the end
+	} >"$BATS_TEST_TMPDIR/in"
+	run -0 helpim-setstatus <"$BATS_TEST_TMPDIR/in"
+	assert_line "helpim-setstatus: line 3: unknown verb 'garbage ', skipped"
+	assert_line "helpim-setstatus: line 4: longer than 8192 bytes, skipped"
+	run -0 sql "SELECT event || ' ' || nick FROM helpim.room_events
+		    WHERE jid = '$jid' ORDER BY id"
+	assert_output "join before
+leave before
+join after"
+}
+
+@test "helpim-setstatus: empty input, binary only, a missing or wrong version line" {
+	run -0 helpim-setstatus -q </dev/null
+	assert_output ""
+	run -0 helpim-setstatus -q <"$BATS_FILE_TMPDIR/bin"
+	assert_line --regexp "^helpim-setstatus: line [0-9]+: no version line 'helpim-events\|1'$"
+	run -1 grep -v '^helpim-setstatus: line [0-9]*: ' <<<"$output"
+	run -0 helpim-setstatus -q < <(echo "join|$(now)|a@b|1|x|")
+	assert_line --index 0 "helpim-setstatus: line 1: no version line 'helpim-events|1'"
+	run -100 helpim-setstatus -q < <(echo 'helpim-events|2')
+	assert_output "helpim-setstatus: line 1: 'helpim-events|2' is not supported; expected 'helpim-events|1'"
+}
+
+@test "helpim-watch: empty input, garbage, binary and a 1 MB line; the good line after them works" {
+	local jid pw
+	run -0 helpim-watch -q </dev/null
+	assert_output "helpim-events|1"
+	jid=$(sql "SELECT jid FROM helpim.rooms WHERE status = 'available'
+		   ORDER BY id LIMIT 1 OFFSET 1")
+	pw=$(sql "SELECT password FROM helpim.rooms WHERE jid = '$jid'")
+	{
+		echo 'helpim-feed|1'
+		echo 'garbage|||'
+		cat "$BATS_FILE_TMPDIR/mb"
+		echo
+		cat "$BATS_FILE_TMPDIR/bin"
+		echo
+		echo "watch|$jid|available|$pw"
+		sleep 3
+	} | helpim-watch >"$BATS_TEST_TMPDIR/out" 2>"$BATS_TEST_TMPDIR/err" 3>&-
+	run -0 grep -c "^snapshot|[^|]*|$jid|0$" "$BATS_TEST_TMPDIR/out"
+	assert_output 1
+	run -0 cat "$BATS_TEST_TMPDIR/err"
+	assert_line "helpim-watch: line 2: unknown verb 'garbage', skipped"
+	assert_line "helpim-watch: line 3: longer than 8192 bytes, skipped"
+	refute_output --partial "$pw"
+	run -0 grep -c . "$BATS_TEST_TMPDIR/out"
+	assert_output 2
+}
+
+@test "helpim-watch: a feed of another version is refused" {
+	run -100 helpim-watch < <(echo 'helpim-feed|2')
+	assert_output --partial "helpim-watch: line 1: 'helpim-feed|2' is not supported"
+}
+
+@test "helpim-rooms and helpim-conf ignore their input; helpim-rooms -f ends with its reader" {
+	run -0 helpim-rooms <"$BATS_FILE_TMPDIR/bin"
+	run -0 helpim-conf jid <"$BATS_FILE_TMPDIR/bin"
+	assert_output bot@localhost
+	run -0 sh -c 'helpim-rooms -q -f | head -n 1'
+	assert_output 'helpim-feed|1'
+}
+
+@test "helpim-chat: garbage commands are refused, the session goes on" {
+	run -0 helpim-chat -p "$XMPP_PORT" < <(printf 'frobnicate\n\njoin\n'; \
+	    cat "$BATS_FILE_TMPDIR/bin"; printf '\nquit\n')
+	assert_line --regexp '^online '
+}

@@ -1,0 +1,34 @@
+/* libFuzzer harness: one feed line through line_feed(). */
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../src/helpim.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct feed fd;
+	char *s;
+
+	if (size > LINE_MAX_LEN || memchr(data, '\0', size) != NULL ||
+	    memchr(data, '\n', size) != NULL)
+		return 0;	/* lread_next() never returns such a line */
+	if ((s = malloc(size + 1)) == NULL)
+		abort();
+	memcpy(s, data, size);
+	s[size] = '\0';
+	if (line_feed(s, &fd) == NULL) {
+		if (strcmp(fd.verb, "watch") == 0 ?
+		    fd.password == NULL || *fd.password == '\0' ||
+		    fd.status == NULL : fd.reason == NULL)
+			abort();
+		if (strchr(fd.room, '@') == NULL)
+			abort();
+	}
+	free(s);
+	return 0;
+}
