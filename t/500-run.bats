@@ -10,7 +10,7 @@ teardown_file() { sandbox_down; }
 ours() {
 	local p
 	for p in $(pgrep -f '^(helpim-|sh -c echo)'); do
-		tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null |
+		tr '\0' '\n' 2>/dev/null <"/proc/$p/environ" |
 			grep -qxF "HELPIM_CONF=$1" && echo "$p"
 	done
 	return 0

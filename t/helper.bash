@@ -122,7 +122,7 @@ chat_stop() {
 prog_pid() {
 	local p
 	for p in $(pgrep -f "^helpim-$1( |\$)"); do
-		if tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null |
+		if tr '\0' '\n' 2>/dev/null <"/proc/$p/environ" |
 			grep -qxF "HELPIM_CONF=$HELPIM_CONF"; then
 			echo "$p"
 			return 0
