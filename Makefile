@@ -128,6 +128,16 @@ lint:
 	@shellcheck -s sh $(SCRIPTS)
 	@shellcheck -s bash t/run t/helper.bash
 
+# Benchmarks (t/bench/run, BENCHMARKS.md): minutes, never part of check.
+BENCHTOOLS = t/bench/flood t/bench/chats
+t/bench/flood: t/bench/flood.c src/conf.o src/helpim.h
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ t/bench/flood.c src/conf.o $(XMPP_LIBS) $(BSD_LIBS)
+t/bench/chats: t/bench/chats.c src/conf.o src/helpim.h
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ t/bench/chats.c src/conf.o $(XMPP_LIBS) $(PQ_LIBS) $(BSD_LIBS)
+bench: deps
+	@$(MAKE) --no-print-directory all $(BENCHTOOLS)
+	@t/bench/run
+
 demo: deps
 	@$(MAKE) --no-print-directory all
 	@bin/helpim-demo
@@ -185,8 +195,8 @@ $(FUZZERS:%=t/fuzz/build/%): t/fuzz/build/%: t/fuzz/%.c src/line.c src/conf.c sr
 		-o $@ $< src/line.c src/conf.c $(BSD_LIBS)
 
 clean:
-	rm -f $(PROGS) src/*.o .deps.log
+	rm -f $(PROGS) $(BENCHTOOLS) src/*.o .deps.log
 	rm -rf t/fuzz/build build
 
 .PHONY: check-asan check-valgrind
-.PHONY: all check check-ejabberd deps lint demo install uninstall clean fuzz
+.PHONY: all bench check check-ejabberd deps lint demo install uninstall clean fuzz
