@@ -998,7 +998,7 @@ main(int argc, char *argv[])
 	struct timespec t0, t1;
 	double secs;
 	long want = -1, n;
-	int ch, check = 0, jobs = 32, i, rc;
+	int ch, check = 0, jobs = 128, i, rc;
 
 	while ((ch = getopt(argc, argv, "c:f:j:nqv")) != -1)
 		switch (ch) {
