@@ -34,7 +34,13 @@ export XMPP
 sandbox_up() {
 	SB=$(mktemp -d /tmp/helpim-sb.XXXXXX)
 	export SB
-	XMPP=$XMPP helpim-sandbox start "$SB" >&2
+	if ! XMPP=$XMPP helpim-sandbox start "$SB" >&2; then
+		# another job may have taken the free port first: once more
+		helpim-sandbox stop "$SB" 2>/dev/null || true
+		rm -rf "$SB"
+		SB=$(mktemp -d /tmp/helpim-sb.XXXXXX)
+		XMPP=$XMPP helpim-sandbox start "$SB" >&2
+	fi
 	# shellcheck disable=SC1091
 	. "$SB/env"
 	export HELPIM_CONF=$SB/helpim.conf
