@@ -92,6 +92,9 @@ check-ejabberd:
 ASAN_DIR	= build/asan
 ASAN_FLAGS	= -std=c11 -D_GNU_SOURCE -O1 -g -fno-omit-frame-pointer \
 		  -fsanitize=address,undefined -fno-sanitize-recover=all
+fuzz-deps:
+	@$(MAKE) --no-print-directory deps DEPS="$(DEPS) clang"
+
 check-asan: deps
 	@rm -rf $(ASAN_DIR) && mkdir -p $(ASAN_DIR)/log && \
 		cp -R Makefile src $(ASAN_DIR)/
@@ -110,9 +113,8 @@ check-asan: deps
 # The long-running programs' tests under valgrind (t/helper.bash wraps them).
 VG_TESTS	= t/200-mkrooms.bats t/300-watch.bats t/400-setstatus.bats \
 		  t/410-rooms.bats t/720-hostile-participant.bats
-check-valgrind: deps
-	@command -v valgrind >/dev/null || \
-		{ echo "check-valgrind: apt-get install valgrind" >&2; exit 1; }
+check-valgrind:
+	@$(MAKE) --no-print-directory deps DEPS="$(DEPS) valgrind"
 	@$(MAKE) --no-print-directory all
 	@log=$$(pwd)/build/vglog; rm -rf "$$log"; mkdir -p "$$log"; \
 	HELPIM_VALGRIND=1 HELPIM_VGLOG=$$log HELPIM_SLOW=$${HELPIM_SLOW:-4} \
@@ -177,7 +179,7 @@ FUZZ_FLAGS	= -g -O1 -fsanitize=fuzzer,address,undefined \
 		  -fno-sanitize-recover=all -fno-omit-frame-pointer
 FUZZERS		= feed event conf
 
-fuzz: $(FUZZERS:%=t/fuzz/build/%)
+fuzz: fuzz-deps $(FUZZERS:%=t/fuzz/build/%)
 	@for f in $(FUZZERS); do \
 		mkdir -p t/fuzz/build/corpus-$$f && \
 		echo "fuzz $$f: $(FUZZ_SECONDS) s" && \
