@@ -56,12 +56,6 @@ sandbox_down() {
 	rm -rf "$SB"
 }
 
-# prosody_only REASON: in a test that only holds for Prosody, skips it
-# with the reason under another server.
-prosody_only() {
-	[ "$XMPP" = prosody ] || skip "Prosody only: $1"
-}
-
 sql() {
 	psql -X -A -t -q -v ON_ERROR_STOP=1 -c "$1"
 }
