@@ -47,6 +47,27 @@ ours() {
 	assert_output 2
 }
 
+# The stages end one after the other (helpim-rooms when helpim-watch is gone)
+# while helpim-run stops them: a stage gone between its check and its signal
+# must not end the supervisor.
+@test "stages that end while they are being stopped do not end helpim-run" {
+	HELPIM_BACKOFF_MAX=1 run_start
+	local pid i
+	pid=$(cat "$BATS_FILE_TMPDIR/run.pid")
+	for i in $(seq 1 8); do
+		wait_until 20 prog_pid watch >/dev/null
+		wait_until 20 prog_pid rooms >/dev/null
+		kill -9 "$(prog_pid setstatus)"
+		sleep "0.$((RANDOM % 6))$((RANDOM % 10))"
+		kill -9 "$(prog_pid watch)" 2>/dev/null || :
+		wait_until 20 sh -c "[ \$(grep -c 'restarting the pipeline' \
+			'$BATS_FILE_TMPDIR/run.log') -ge $i ]"
+		kill -0 "$pid"
+	done
+	run_stop
+	run -0 grep -E 'helpim-run: stopping$' "$BATS_FILE_TMPDIR/run.log"
+}
+
 @test "each stage's stderr is prefixed with the time and its name" {
 	HELPIM_CONF=$BATS_TEST_TMPDIR/c.conf
 	sed 's/^port = .*/port = 1/' "$SB/helpim.conf" >"$HELPIM_CONF"

@@ -150,6 +150,12 @@ run_stop() {
 	rm -f "$BATS_FILE_TMPDIR/run.pid"
 }
 
+# A failed test shows what the supervisor saw (a file may define its own).
+teardown() {
+	[ -n "${BATS_TEST_COMPLETED:-}" ] || [ ! -s "$BATS_FILE_TMPDIR/run.log" ] ||
+		tail -n 30 "$BATS_FILE_TMPDIR/run.log" | sed 's/^/run.log: /' >&2
+}
+
 pool_full() {
 	[ "$(sql "SELECT count(*) FROM helpim.rooms WHERE status = 'available'")" = \
 		"$(helpim-conf pool_size)" ]
