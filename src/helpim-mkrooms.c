@@ -548,10 +548,11 @@ static void
 on_conn(xmpp_conn_t *cn, xmpp_conn_event_t ev, int error,
     xmpp_stream_error_t *se, void *arg)
 {
-	(void)cn;
 	(void)arg;
 	if (ev == XMPP_CONN_CONNECT) {
 		online = 1;
+		/* logged in: the password is needed no more (st_mem clears) */
+		xmpp_conn_set_pass(cn, "");
 		return;
 	}
 	if (ev != XMPP_CONN_DISCONNECT)
@@ -599,7 +600,7 @@ xmpp_up(void)
 	long flags;
 
 	xmpp_initialize();
-	if ((ctx = xmpp_ctx_new(NULL, &logger)) == NULL ||
+	if ((ctx = xmpp_ctx_new(&st_mem, &logger)) == NULL ||
 	    (conn = xmpp_conn_new(ctx)) == NULL)
 		errx(EXIT_TEMP, "out of memory");
 	flags = XMPP_CONN_FLAG_DISABLE_SM;

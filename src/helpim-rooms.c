@@ -111,6 +111,17 @@ lookup(const char *jid)
 	return bsearch(&key, seen, nseen, sizeof(*seen), seencmp);
 }
 
+/* The room passwords in column col of res do not outlive it. */
+static void
+wipe(PGresult *res, int col)
+{
+	int i;
+
+	for (i = 0; i < PQntuples(res); i++)
+		explicit_bzero(PQgetvalue(res, i, col),
+		    PQgetlength(res, i, col));
+}
+
 static void
 feed(int remember)
 {
@@ -145,6 +156,7 @@ feed(int remember)
 	nseen = remember ? n : 0;
 	if (nseen > 0)
 		qsort(seen, nseen, sizeof(*seen), seencmp);
+	wipe(res, 2);
 	PQclear(res);
 	out();
 }
@@ -166,6 +178,7 @@ notified(const char *payload)
 		if (PQntuples(res) == 1)
 			feedline("watch", jid, PQgetvalue(res, 0, 0),
 			    PQgetvalue(res, 0, 1));
+		wipe(res, 1);
 	} else if (strncmp(payload, "close ", 6) == 0) {
 		jid = payload + 6;
 		res = query("SELECT coalesce(close_reason, ''), "

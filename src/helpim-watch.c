@@ -745,6 +745,8 @@ on_conn(xmpp_conn_t *c, xmpp_conn_event_t ev, int error,
 	(void)error, (void)arg;
 	if (ev == XMPP_CONN_CONNECT) {
 		online = 1;
+		/* logged in: the password is needed no more (st_mem clears) */
+		xmpp_conn_set_pass(c, "");
 		log_info("online as %s", xmpp_conn_get_bound_jid(c));
 		xmpp_handler_add(c, on_presence, NULL, "presence", NULL, NULL);
 		xmpp_handler_add(c, on_iq, NULL, "iq", NULL, NULL);
@@ -788,7 +790,7 @@ connect_xmpp(void)
 	    sizeof(conf.instance) + 8];
 
 	xmpp_initialize();
-	if ((ctx = xmpp_ctx_new(NULL, &logger)) == NULL ||
+	if ((ctx = xmpp_ctx_new(&st_mem, &logger)) == NULL ||
 	    (conn = xmpp_conn_new(ctx)) == NULL)
 		errx(EXIT_TEMP, "cannot set up libstrophe");
 	/* instances may share the account: each needs its own resource */

@@ -55,6 +55,7 @@ int		 conf_duration(const char *, long long *);
 #ifdef __LIBSTROPHE_STROPHE_H__
 /* stanza.c: for the programs that speak XMPP; include <strophe.h> first. */
 extern int	 st_sock;	/* the socket, once st_on_sockopt has run */
+extern const xmpp_mem_t st_mem;	/* for xmpp_ctx_new: clears what it frees */
 const char	*st_condition(xmpp_stanza_t *);
 int		 st_has_code(xmpp_stanza_t *, const char *);
 xmpp_stanza_t	*st_tag(xmpp_ctx_t *, const char *, const char *);

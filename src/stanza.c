@@ -1,5 +1,8 @@
 /* Stanza helpers for the programs that speak XMPP (watch, chat, mkrooms). */
 
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <strophe.h>
@@ -7,6 +10,58 @@
 #include "helpim.h"
 
 int st_sock = -1;
+
+/*
+ * libstrophe's memory, cleared when it is freed: the bot's password and the
+ * rooms' pass through its buffers.  A header before each block holds its size.
+ */
+union st_block {
+	size_t		n;
+	max_align_t	align;
+};
+
+static void *
+st_alloc(size_t n, void *arg)
+{
+	union st_block *b;
+
+	(void)arg;
+	if (n > SIZE_MAX - sizeof(*b) || (b = malloc(sizeof(*b) + n)) == NULL)
+		return NULL;
+	b->n = n;
+	return b + 1;
+}
+
+static void
+st_free(void *p, void *arg)
+{
+	union st_block *b;
+
+	(void)arg;
+	if (p == NULL)
+		return;
+	b = (union st_block *)p - 1;
+	explicit_bzero(p, b->n);
+	free(b);
+}
+
+static void *
+st_realloc(void *p, size_t n, void *arg)
+{
+	void *q;
+	size_t old;
+
+	if (p == NULL)
+		return st_alloc(n, arg);
+	if ((q = st_alloc(n, arg)) == NULL)
+		return NULL;
+	old = ((union st_block *)p - 1)->n;
+	memcpy(q, p, old < n ? old : n);
+	st_free(p, arg);
+	return q;
+}
+
+const xmpp_mem_t st_mem = { st_alloc, st_free, st_realloc, NULL };
 
 /* The defined condition of a stanza error. */
 const char *

@@ -54,10 +54,10 @@ memory() {
 	done
 }
 
-@test "the XMPP password is nowhere in the memory of programs that need none" {
+@test "the XMPP password is nowhere in memory, once helpim-watch has logged in" {
 	local p pid pw
 	pw=$(tail -n 1 "$BATS_FILE_TMPDIR/secrets")
-	for p in rooms setstatus; do
+	for p in rooms setstatus watch; do
 		pid=$(cat "$BATS_FILE_TMPDIR/$p.pid")
 		memory "$pid" >"$BATS_TEST_TMPDIR/$p.mem"
 		run -0 test -s "$BATS_TEST_TMPDIR/$p.mem"
