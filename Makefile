@@ -43,18 +43,18 @@ src/conf.o src/line.o src/log.o src/stanza.o src/db.o: src/helpim.h
 .c.o:
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
-helpim-conf: src/helpim-conf.o src/conf.o
-	$(CC) $(LDFLAGS) -o $@ src/helpim-conf.o src/conf.o $(BSD_LIBS)
+helpim-conf: src/helpim-conf.o src/conf.o src/log.o
+	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(BSD_LIBS)
 helpim-mkrooms: src/helpim-mkrooms.o src/conf.o src/line.o src/log.o src/db.o src/stanza.o
-	$(CC) $(LDFLAGS) -o $@ src/helpim-mkrooms.o src/conf.o src/line.o src/log.o src/db.o src/stanza.o $(XMPP_LIBS) $(PQ_LIBS) $(BSD_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(XMPP_LIBS) $(PQ_LIBS) $(BSD_LIBS)
 helpim-rooms: src/helpim-rooms.o src/conf.o src/line.o src/log.o src/db.o
-	$(CC) $(LDFLAGS) -o $@ src/helpim-rooms.o src/conf.o src/line.o src/log.o src/db.o $(PQ_LIBS) $(BSD_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(PQ_LIBS) $(BSD_LIBS)
 helpim-watch: src/helpim-watch.o src/conf.o src/line.o src/log.o src/stanza.o
-	$(CC) $(LDFLAGS) -o $@ src/helpim-watch.o src/conf.o src/line.o src/log.o src/stanza.o $(XMPP_LIBS) $(BSD_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(XMPP_LIBS) $(BSD_LIBS)
 helpim-setstatus: src/helpim-setstatus.o src/conf.o src/line.o src/log.o src/db.o
-	$(CC) $(LDFLAGS) -o $@ src/helpim-setstatus.o src/conf.o src/line.o src/log.o src/db.o $(PQ_LIBS) $(BSD_LIBS)
-helpim-chat: src/helpim-chat.o src/line.o src/stanza.o
-	$(CC) $(LDFLAGS) -o $@ src/helpim-chat.o src/line.o src/stanza.o $(XMPP_LIBS) $(BSD_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(PQ_LIBS) $(BSD_LIBS)
+helpim-chat: src/helpim-chat.o src/line.o src/log.o src/stanza.o
+	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(XMPP_LIBS) $(BSD_LIBS)
 
 $(PROGS:%=src/%.o): src/helpim.h
 
@@ -132,10 +132,10 @@ lint:
 
 # Benchmarks (t/bench/run, BENCHMARKS.md): minutes, never part of check.
 BENCHTOOLS = t/bench/flood t/bench/chats t/bench/nosync.so
-t/bench/flood: t/bench/flood.c src/conf.o src/helpim.h
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ t/bench/flood.c src/conf.o $(XMPP_LIBS) $(BSD_LIBS)
-t/bench/chats: t/bench/chats.c src/conf.o src/helpim.h
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ t/bench/chats.c src/conf.o $(XMPP_LIBS) $(PQ_LIBS) $(BSD_LIBS)
+t/bench/flood: t/bench/flood.c src/conf.o src/log.o src/helpim.h
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ t/bench/flood.c src/conf.o src/log.o $(XMPP_LIBS) $(BSD_LIBS)
+t/bench/chats: t/bench/chats.c src/conf.o src/log.o src/helpim.h
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ t/bench/chats.c src/conf.o src/log.o $(XMPP_LIBS) $(PQ_LIBS) $(BSD_LIBS)
 t/bench/nosync.so: t/bench/nosync.c
 	$(CC) $(CFLAGS) -shared -fPIC -o $@ t/bench/nosync.c
 bench: deps
@@ -193,10 +193,10 @@ fuzz: fuzz-deps $(FUZZERS:%=t/fuzz/build/%)
 			t/fuzz/build/$$f.log; \
 	done
 
-$(FUZZERS:%=t/fuzz/build/%): t/fuzz/build/%: t/fuzz/%.c src/line.c src/conf.c src/helpim.h
+$(FUZZERS:%=t/fuzz/build/%): t/fuzz/build/%: t/fuzz/%.c src/line.c src/conf.c src/log.c src/helpim.h
 	@mkdir -p t/fuzz/build
 	$(FUZZ_CC) $(FUZZ_FLAGS) -std=c11 -D_GNU_SOURCE $(BSD_CFLAGS) \
-		-o $@ $< src/line.c src/conf.c $(BSD_LIBS)
+		-o $@ $< src/line.c src/conf.c src/log.c $(BSD_LIBS)
 
 clean:
 	rm -f $(PROGS) $(BENCHTOOLS) src/*.o .deps.log

@@ -3,7 +3,6 @@
 #include <sys/stat.h>
 
 #include <ctype.h>
-#include <err.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -166,24 +165,24 @@ readsecret(struct conf *c)
 	int fd;
 
 	if ((fd = open(c->password_file, O_RDONLY | O_NOFOLLOW)) == -1) {
-		warn("%s", c->password_file);
+		log_error("%s", c->password_file);
 		return -1;
 	}
 	if (fstat(fd, &st) == -1 || (st.st_mode & 077) != 0) {
-		warnx("%s: readable by others; chmod 600 it", c->password_file);
+		log_errorx("%s: readable by others; chmod 600 it", c->password_file);
 		close(fd);
 		return -1;
 	}
 	n = read(fd, c->password, sizeof(c->password) - 1);
 	close(fd);
 	if (n < 0) {
-		warn("%s", c->password_file);
+		log_error("%s", c->password_file);
 		return -1;
 	}
 	c->password[n] = '\0';
 	c->password[strcspn(c->password, "\r\n")] = '\0';
 	if (c->password[0] == '\0') {
-		warnx("%s: empty password", c->password_file);
+		log_errorx("%s: empty password", c->password_file);
 		return -1;
 	}
 	return 0;
@@ -212,36 +211,36 @@ check(struct conf *c, const char *path, const char *seen, int flags)
 
 	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
 		if (keys[i].required && !seen[i]) {
-			warnx("%s: missing required key '%s'", path,
+			log_errorx("%s: missing required key '%s'", path,
 			    keys[i].name);
 			return -1;
 		}
 	if (strchr(c->jid, '@') == NULL || strchr(c->jid, '/') != NULL) {
-		warnx("%s: jid '%s' is not of the form user@host", path, c->jid);
+		log_errorx("%s: jid '%s' is not of the form user@host", path, c->jid);
 		return -1;
 	}
 	if ((c->password[0] != '\0') == (c->password_file[0] != '\0')) {
-		warnx("%s: give exactly one of 'password' and 'password_file'",
+		log_errorx("%s: give exactly one of 'password' and 'password_file'",
 		    path);
 		return -1;
 	}
 	if (dbsecret(c->db)) {
-		warnx("%s: 'db' must not hold a password; use a passfile",
+		log_errorx("%s: 'db' must not hold a password; use a passfile",
 		    path);
 		return -1;
 	}
 	if (c->tls == TLS_OFF &&
 	    !loopback(c->server[0] != '\0' ? c->server : strchr(c->jid, '@') + 1)) {
-		warnx("%s: 'tls = off' is allowed only for a loopback server",
+		log_errorx("%s: 'tls = off' is allowed only for a loopback server",
 		    path);
 		return -1;
 	}
 	if (c->max_chatters < 1) {
-		warnx("%s: 'max_chatters' must be at least 1", path);
+		log_errorx("%s: 'max_chatters' must be at least 1", path);
 		return -1;
 	}
 	if (c->pool_size > c->max_rooms) {
-		warnx("%s: 'pool_size' exceeds 'max_rooms'", path);
+		log_errorx("%s: 'pool_size' exceeds 'max_rooms'", path);
 		return -1;
 	}
 	if (!(flags & CONF_SECRET))
@@ -268,29 +267,29 @@ conf_load(struct conf *c, const char *path, int flags)
 	defaults(c);
 	strlcpy(c->path, path, sizeof(c->path));
 	if ((fp = fopen(path, "r")) == NULL) {
-		warn("%s", path);
+		log_error("%s", path);
 		return -1;
 	}
 	setvbuf(fp, fbuf, _IOFBF, sizeof(fbuf));
 	if (fstat(fileno(fp), &st) == -1) {
-		warn("%s", path);
+		log_error("%s", path);
 		goto out;
 	}
 	while ((n = getline(&line, &linesize, fp)) != -1) {
 		lineno++;
 		if (n > 4096) {
-			warnx("%s:%lu: line too long", path, lineno);
+			log_errorx("%s:%lu: line too long", path, lineno);
 			goto out;
 		}
 		if (strlen(line) != (size_t)n) {
-			warnx("%s:%lu: NUL byte", path, lineno);
+			log_errorx("%s:%lu: NUL byte", path, lineno);
 			goto out;
 		}
 		k = trim(line);
 		if (*k == '#' || *k == '\0')
 			continue;
 		if ((eq = strchr(k, '=')) == NULL) {
-			warnx("%s:%lu: expected 'key = value'", path, lineno);
+			log_errorx("%s:%lu: expected 'key = value'", path, lineno);
 			goto out;
 		}
 		*eq = '\0';
@@ -300,25 +299,25 @@ conf_load(struct conf *c, const char *path, int flags)
 			if (strcmp(k, keys[i].name) == 0)
 				break;
 		if (i == sizeof(keys) / sizeof(keys[0])) {
-			warnx("%s:%lu: unknown key '%s'", path, lineno, k);
+			log_errorx("%s:%lu: unknown key '%s'", path, lineno, k);
 			goto out;
 		}
 		if (seen[i]) {
-			warnx("%s:%lu: '%s' given twice", path, lineno, k);
+			log_errorx("%s:%lu: '%s' given twice", path, lineno, k);
 			goto out;
 		}
 		seen[i] = 1;
 		if (setkey(c, &keys[i], v) == -1) {
-			warnx("%s:%lu: bad value for '%s'", path, lineno, k);
+			log_errorx("%s:%lu: bad value for '%s'", path, lineno, k);
 			goto out;
 		}
 	}
 	if (ferror(fp)) {
-		warn("%s", path);
+		log_error("%s", path);
 		goto out;
 	}
 	if (c->password[0] != '\0' && (st.st_mode & 077) != 0) {
-		warnx("%s: holds the password and is readable by others; "
+		log_errorx("%s: holds the password and is readable by others; "
 		    "chmod 600 it", path);
 		goto out;
 	}

@@ -5,7 +5,6 @@
 
 #include <sys/queue.h>
 
-#include <err.h>
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
@@ -155,12 +154,12 @@ on_presence(xmpp_conn_t *c, xmpp_stanza_t *st, void *arg)
 		r->in = 1;
 		free(r->nick);
 		if ((r->nick = strdup(nick)) == NULL)
-			err(EXIT_TEMP, "strdup");
+			log_err(EXIT_TEMP, "strdup");
 		printf("joined %s %s\n", room, nick);
 	} else if (strcmp(r->nick, nick) != 0) {
 		free(r->nick);
 		if ((r->nick = strdup(nick)) == NULL)
-			err(EXIT_TEMP, "strdup");
+			log_err(EXIT_TEMP, "strdup");
 		printf("nick %s %s\n", room, nick);
 	}
 	return 1;
@@ -266,12 +265,12 @@ command(char *line, unsigned long lineno)
 		if (r == NULL) {
 			if ((r = calloc(1, sizeof(*r))) == NULL ||
 			    (r->jid = strdup(f[1])) == NULL)
-				err(EXIT_TEMP, "calloc");
+				log_err(EXIT_TEMP, "calloc");
 			LIST_INSERT_HEAD(&rooms, r, entry);
 		}
 		free(r->nick);
 		if ((r->nick = strdup(f[2])) == NULL)
-			err(EXIT_TEMP, "strdup");
+			log_err(EXIT_TEMP, "strdup");
 		x = st_tag(ctx, "x", NS_MUC);
 		if (nf == 4)
 			st_add_text(ctx, x, "password", f[3]);
@@ -284,13 +283,13 @@ command(char *line, unsigned long lineno)
 		goto bad;
 	n = strlen(f[1]) + strlen(f[2]) + 2;
 	if ((to = malloc(n)) == NULL)
-		err(EXIT_TEMP, "malloc");
+		log_err(EXIT_TEMP, "malloc");
 	snprintf(to, n, "%s/%s", f[1], f[2]);
 	presence_to(to, strcmp(f[0], "leave") == 0 ? "unavailable" : NULL, x);
 	free(to);
 	return;
 bad:
-	warnx("line %lu: bad command, skipped", lineno);
+	log_warnx("line %lu: bad command, skipped", lineno);
 }
 
 static void
@@ -323,7 +322,7 @@ on_conn(xmpp_conn_t *c, xmpp_conn_event_t ev, int error,
 		return;
 	}
 	if (se != NULL)
-		warnx("stream error %d%s%s", se->type, se->text != NULL ?
+		log_warnx("stream error %d%s%s", se->type, se->text != NULL ?
 		    ": " : "", se->text != NULL ? se->text : "");
 	gone = 1;
 }
@@ -351,7 +350,7 @@ main(int argc, char *argv[])
 		case 'p':
 			port = strtonum(optarg, 1, 65535, &e);
 			if (e != NULL)
-				errx(EXIT_PERM, "port %s: %s", optarg, e);
+				log_errx(EXIT_PERM, "port %s: %s", optarg, e);
 			break;
 		case 'd':
 			domain = optarg;
@@ -378,14 +377,14 @@ main(int argc, char *argv[])
 	    XMPP_CONN_FLAG_DISABLE_SM);
 	if (jid != NULL) {
 		if ((pass = getenv("HELPIM_CHAT_PASSWORD")) == NULL)
-			errx(EXIT_PERM, "-j needs HELPIM_CHAT_PASSWORD");
+			log_errx(EXIT_PERM, "-j needs HELPIM_CHAT_PASSWORD");
 		xmpp_conn_set_jid(conn, jid);
 		xmpp_conn_set_pass(conn, pass);
 	} else
 		xmpp_conn_set_jid(conn, domain);
 	xmpp_conn_set_sockopt_callback(conn, st_on_sockopt);
 	if (xmpp_connect_client(conn, host, port, on_conn, NULL) != 0)
-		errx(EXIT_TEMP, "cannot connect to %s port %ld", host, port);
+		log_errx(EXIT_TEMP, "cannot connect to %s port %ld", host, port);
 
 	while (!gone) {
 		if (sigquit)
@@ -408,7 +407,7 @@ main(int argc, char *argv[])
 		/* libstrophe's own replies while logging in are not counted
 		 * in the send queue: poll briefly then */
 		if (poll(pfd, n, online ? 100 : 5) == -1 && errno != EINTR)
-			err(EXIT_TEMP, "poll");
+			log_err(EXIT_TEMP, "poll");
 		if (n > 0 && pfd[0].fd == STDIN_FILENO &&
 		    (pfd[0].revents & (POLLIN | POLLHUP))) {
 			if (lread_fill(&lr, STDIN_FILENO) <= 0)

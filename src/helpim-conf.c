@@ -1,6 +1,5 @@
 /* helpim-conf: check the configuration, print the values of keys for scripts. */
 
-#include <err.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,7 +18,7 @@ static int
 print(const struct conf *c, const char *k)
 {
 	if (strcmp(k, "password") == 0) {
-		warnx("the password is not printed");
+		log_errorx("the password is not printed");
 		return -1;
 	}
 #define STR(x)	if (strcmp(k, #x) == 0) { puts(c->x); return 0; }
@@ -34,7 +33,7 @@ print(const struct conf *c, const char *k)
 		puts(c->tls == TLS_OFF ? "off" : "required");
 		return 0;
 	}
-	warnx("unknown key '%s'", k);
+	log_errorx("unknown key '%s'", k);
 	return -1;
 }
 
@@ -64,6 +63,6 @@ main(int argc, char *argv[])
 		if (print(&c, *argv) == -1)
 			rc = EXIT_PERM;
 	if (fflush(stdout) == EOF)
-		err(EXIT_TEMP, "stdout");
+		log_err(EXIT_TEMP, "stdout");
 	return rc;
 }

@@ -5,7 +5,6 @@
  */
 
 #include <ctype.h>
-#include <err.h>
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
@@ -227,7 +226,7 @@ send_fmt(const char *fmt, ...)
 	n = vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
 	if (n < 0 || (size_t)n >= sizeof(buf))
-		errx(EXIT_PERM, "stanza too long");
+		log_errx(EXIT_PERM, "stanza too long");
 	xmpp_send_raw(conn, buf, n);
 	explicit_bzero(buf, n);
 }
@@ -253,9 +252,9 @@ fail(struct room *r, const char *why, int destroy)
 {
 	failed++;
 	if (nwarn++ < MAX_WARN)
-		warnx("room %s@%s: %s", r->node, c.muc_domain, why);
+		log_warnx("room %s@%s: %s", r->node, c.muc_domain, why);
 	else if (nwarn == MAX_WARN + 1)
-		warnx("more rooms failed; counts at the end");
+		log_warnx("more rooms failed; counts at the end");
 	if (destroy && online && !lost)
 		send_destroy(r);
 	else
@@ -537,7 +536,7 @@ on_iq(xmpp_conn_t *cn, xmpp_stanza_t *st, void *arg)
 	} else if ((r = room_by_id(id, 'd')) != NULL &&
 	    r->state == S_DESTROY) {
 		if (!ok)
-			warnx("room %s@%s: could not destroy it: %s",
+			log_warnx("room %s@%s: could not destroy it: %s",
 			    r->node, c.muc_domain, st_condition(st));
 		room_free(r);
 	}
@@ -602,7 +601,7 @@ xmpp_up(void)
 	xmpp_initialize();
 	if ((ctx = xmpp_ctx_new(&st_mem, &logger)) == NULL ||
 	    (conn = xmpp_conn_new(ctx)) == NULL)
-		errx(EXIT_TEMP, "out of memory");
+		log_errx(EXIT_TEMP, "out of memory");
 	flags = XMPP_CONN_FLAG_DISABLE_SM;
 	flags |= c.tls == TLS_OFF ? XMPP_CONN_FLAG_DISABLE_TLS :
 	    XMPP_CONN_FLAG_MANDATORY_TLS;
@@ -618,7 +617,7 @@ xmpp_up(void)
 	host = c.server[0] != '\0' ? c.server : strchr(c.jid, '@') + 1;
 	if (xmpp_connect_client(conn, c.server[0] != '\0' ? c.server : NULL,
 	    c.port, on_conn, NULL) != XMPP_EOK)
-		errx(EXIT_TEMP, "cannot connect to %s port %d", host, c.port);
+		log_errx(EXIT_TEMP, "cannot connect to %s port %d", host, c.port);
 	t0 = line_now_ms();
 	while (!online && !connfail && !gotsig) {
 		xmpp_run_once(ctx, 100);
@@ -628,10 +627,10 @@ xmpp_up(void)
 		}
 	}
 	if (authfail && !online)
-		errx(EXIT_PERM, "%s: authentication failed: wrong password "
+		log_errx(EXIT_PERM, "%s: authentication failed: wrong password "
 		    "(or no such account)", c.jid);
 	if (!online)
-		errx(EXIT_TEMP, "cannot connect to %s port %d: %s", host,
+		log_errx(EXIT_TEMP, "cannot connect to %s port %d: %s", host,
 		    c.port, lasterr[0] != '\0' ? lasterr : "failed");
 	/* from here on every stanza would be formatted for the log */
 	logger.handler = NULL;
@@ -666,7 +665,7 @@ db_connect(void)
 
 	d = PQconnectdbParams(keys, vals, 1);
 	if (PQstatus(d) != CONNECTION_OK) {
-		warnx("database: %s", db_error(d, NULL));
+		log_errorx("database: %s", db_error(d, NULL));
 		dbcode = db_exitcode(d, NULL);
 		PQfinish(d);
 		return NULL;
@@ -681,7 +680,7 @@ db_exec(const char *sql, int n, const char *const *p, ExecStatusType want)
 
 	res = PQexecParams(db, sql, n, NULL, p, NULL, NULL, 0);
 	if (PQresultStatus(res) != want) {
-		warnx("database: %s", db_error(db, res));
+		log_errorx("database: %s", db_error(db, res));
 		dbcode = db_exitcode(db, res);
 		PQclear(res);
 		PQfinish(db);
@@ -749,7 +748,7 @@ db_send(void)
 	if (need > asize) {
 		free(abuf);
 		if ((abuf = malloc(need)) == NULL)
-			err(EXIT_TEMP, NULL);
+			log_err(EXIT_TEMP, NULL);
 		asize = need;
 	}
 	nbatch = 0;
@@ -778,7 +777,7 @@ db_send(void)
 	p[1] = abuf + pwoff;
 	p[2] = c.instance;
 	if (!PQsendQueryParams(db, insert_sql, 3, NULL, p, NULL, NULL, 0)) {
-		warnx("database: %s", db_error(db, NULL));
+		log_errorx("database: %s", db_error(db, NULL));
 		dbdead = 1;
 	} else
 		dbbusy = 1;
@@ -821,7 +820,7 @@ db_doubt(void)
 				failed++;
 				room_free(&rooms[batch[i]]);
 			}
-		warnx("%d rooms may be left on the server unpublished", nbatch);
+		log_warnx("%d rooms may be left on the server unpublished", nbatch);
 		return;
 	}
 	abuf[off++] = '{';
@@ -841,7 +840,7 @@ db_doubt(void)
 			if (rooms[batch[i]].state == S_DB)
 				fail(&rooms[batch[i]], "not inserted", 1);
 	} else
-		warnx("database: %s", db_error(d, NULL));
+		log_errorx("database: %s", db_error(d, NULL));
 	PQclear(res);
 	PQfinish(d);
 }
@@ -854,7 +853,7 @@ db_input(void)
 
 	if (!PQconsumeInput(db)) {
 		if (!dbbad)
-			warnx("database: %s", db_error(db, NULL));
+			log_errorx("database: %s", db_error(db, NULL));
 		done = 1;
 	}
 	while (!done && !PQisBusy(db)) {
@@ -869,7 +868,7 @@ db_input(void)
 			fflush(stdout);
 			dbok = 1;
 		} else {
-			warnx("database: %s", db_error(db, NULL));
+			log_errorx("database: %s", db_error(db, NULL));
 			dbbad = 1;
 		}
 		PQclear(res);
@@ -972,19 +971,19 @@ run(long n, int jobs)
 		pfd[1].events = POLLIN;
 		timeout = nflight > 0 || c.tls != TLS_OFF ? 10 : 1000;
 		if (poll(pfd, 2, timeout) == -1 && errno != EINTR)
-			err(EXIT_TEMP, "poll");
+			log_err(EXIT_TEMP, "poll");
 		if (!lost)
 			xmpp_input();
 		if (dbbusy && (pfd[1].revents & (POLLIN | POLLHUP | POLLERR)))
 			db_input();
 		t = line_now_ms();
 		if (lost) {
-			warnx("connection to the XMPP server lost%s%s",
+			log_errorx("connection to the XMPP server lost%s%s",
 			    lasterr[0] != '\0' ? ": " : "", lasterr);
 			lasterr[0] = '\0';
 			abandon("connection lost");
 		} else if (nflight > 0 && t - lastheard > STALL_MS) {
-			warnx("no answer from the XMPP server for %d s",
+			log_errorx("no answer from the XMPP server for %d s",
 			    STALL_MS / 1000);
 			lost = 1;
 			abandon("no answer");
@@ -1006,7 +1005,7 @@ main(int argc, char *argv[])
 		case 'c':
 			want = strtonum(optarg, 0, 1000000, &e);
 			if (e != NULL)
-				errx(EXIT_PERM, "count %s: %s", optarg, e);
+				log_errx(EXIT_PERM, "count %s: %s", optarg, e);
 			break;
 		case 'f':
 			file = optarg;
@@ -1014,7 +1013,7 @@ main(int argc, char *argv[])
 		case 'j':
 			jobs = strtonum(optarg, 1, 10000, &e);
 			if (e != NULL)
-				errx(EXIT_PERM, "jobs %s: %s", optarg, e);
+				log_errx(EXIT_PERM, "jobs %s: %s", optarg, e);
 			break;
 		case 'n':
 			check = 1;
@@ -1036,7 +1035,7 @@ main(int argc, char *argv[])
 	if (lowercheck(c.room_prefix, "-_.") == -1 ||
 	    lowercheck(c.muc_domain, "-.") == -1) {
 		conf_clear(&c);
-		errx(EXIT_PERM, "%s: 'room_prefix' and 'muc_domain' may hold "
+		log_errx(EXIT_PERM, "%s: 'room_prefix' and 'muc_domain' may hold "
 		    "only letters, digits, '-', '.' (and '_' in the prefix)",
 		    c.path);
 	}
@@ -1063,7 +1062,7 @@ main(int argc, char *argv[])
 	if ((rooms = calloc(nslots, sizeof(*rooms))) == NULL ||
 	    (bucket = calloc(nbucket, sizeof(*bucket))) == NULL ||
 	    (batch = calloc(nslots, sizeof(*batch))) == NULL)
-		err(EXIT_TEMP, NULL);
+		log_err(EXIT_TEMP, NULL);
 	for (i = 0; i < nbucket; i++)
 		bucket[i] = -1;
 	for (i = nslots - 1; i >= 0; i--) {
@@ -1086,19 +1085,19 @@ main(int argc, char *argv[])
 
 	rc = 0;
 	if (fflush(stdout) == EOF) {
-		warn("stdout");
+		log_error("stdout");
 		rc = EXIT_TEMP;
 	}
 	secs = (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
 	if (failed > 0 || started < n)
-		warnx("created %ld, failed %ld, not tried %ld, %.2f seconds, "
+		log_warnx("created %ld, failed %ld, not tried %ld, %.2f seconds, "
 		    "%.1f rooms/s", created, failed, n - started, secs,
 		    secs > 0 ? created / secs : 0.0);
 	else
 		log_debug("created %ld, failed 0, not tried 0, %.2f seconds, "
 		    "%.1f rooms/s", created, secs, secs > 0 ? created / secs : 0.0);
 	if (refused)
-		errx(EXIT_PERM, "the MUC service refuses to create rooms: "
+		log_errx(EXIT_PERM, "the MUC service refuses to create rooms: "
 		    "the bot account %s may not create rooms", c.jid);
 	if (failed > 0 || started < n)
 		return EXIT_TEMP;

@@ -5,7 +5,6 @@
  * in key=value lines or in Prometheus' text format.
  */
 
-#include <err.h>
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
@@ -48,7 +47,7 @@ onsignal(int sig)
 static void
 dbfail(const PGresult *res)
 {
-	errx(db_exitcode(db, res), "database: %s", db_error(db, res));
+	log_errx(db_exitcode(db, res), "database: %s", db_error(db, res));
 }
 
 static PGresult *
@@ -71,7 +70,7 @@ out(void)
 	if (fflush(stdout) == EOF) {
 		if (errno == EPIPE)
 			exit(0);
-		err(EXIT_TEMP, "stdout");
+		log_err(EXIT_TEMP, "stdout");
 	}
 }
 
@@ -136,7 +135,7 @@ feed(int remember)
 	n = PQntuples(res);
 	if (remember && n > 0 &&
 	    (seen = reallocarray(NULL, n, sizeof(*seen))) == NULL)
-		err(EXIT_TEMP, NULL);
+		log_err(EXIT_TEMP, NULL);
 	puts(FEED_VERSION);
 	for (i = 0; i < n; i++) {
 		jid = PQgetvalue(res, i, 0);
@@ -150,7 +149,7 @@ feed(int remember)
 			seen[i].closeat = closeat ? strdup(closeat) : NULL;
 			if (seen[i].jid == NULL ||
 			    (closeat != NULL && seen[i].closeat == NULL))
-				err(EXIT_TEMP, NULL);
+				log_err(EXIT_TEMP, NULL);
 		}
 	}
 	nseen = remember ? n : 0;
@@ -220,7 +219,7 @@ follow(void)
 		if (poll(pfd, 2, -1) == -1) {
 			if (errno == EINTR)
 				continue;
-			err(EXIT_TEMP, "poll");
+			log_err(EXIT_TEMP, "poll");
 		}
 		if (pfd[1].revents & (POLLERR | POLLHUP))
 			exit(0);

@@ -5,7 +5,6 @@
  */
 
 #include <ctype.h>
-#include <err.h>
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
@@ -69,7 +68,7 @@ dberr(const PGresult *res)
 static void
 lost(void)
 {
-	errx(db_exitcode(db, NULL), "database: %s", db_error(db, NULL));
+	log_errx(db_exitcode(db, NULL), "database: %s", db_error(db, NULL));
 }
 
 /* Splits and checks one event line into e; warns and returns -1 if bad. */
@@ -82,7 +81,7 @@ parse(const char *line, unsigned long lineno, struct ev *e)
 	e->lineno = lineno;
 	strlcpy(e->buf, line, sizeof(e->buf));
 	if ((why = line_event(e->buf, &ev)) != NULL) {
-		warnx("line %lu: %s, skipped", lineno, why);
+		log_warnx("line %lu: %s, skipped", lineno, why);
 		return -1;
 	}
 	e->p[P_EVENT] = ev.verb;
@@ -104,7 +103,7 @@ arradd(struct abuf *a, const char *s)
 	if (a->len + need + 2 > a->size) {
 		a->size = (a->len + need + 2) * 2;
 		if ((a->s = realloc(a->s, a->size)) == NULL)
-			err(EXIT_TEMP, NULL);
+			log_err(EXIT_TEMP, NULL);
 	}
 	p = a->s + a->len;
 	*p++ = a->len == 0 ? '{' : ',';
@@ -161,7 +160,7 @@ apply(int from, int to)
 		e = v + strcspn(v, ",}");
 		len = e - v;
 		if (len == 7 && strncmp(v, "anomaly", 7) == 0)
-			warnx("line %lu: %s %s: anomaly recorded",
+			log_warnx("line %lu: %s %s: anomaly recorded",
 			    batch[i].lineno, batch[i].p[P_EVENT],
 			    batch[i].p[P_JID]);
 		else
@@ -192,13 +191,13 @@ flush(void)
 			if ((r = apply(i, i + 1)) == -2)
 				break;
 			if (r == -1)
-				warnx("line %lu: %s, skipped", batch[i].lineno,
+				log_warnx("line %lu: %s, skipped", batch[i].lineno,
 				    dberrbuf);
 			ndone = i + 1;
 		}
 	}
 	if (r == -2) {
-		warnx("line %lu: %s; trying again", batch[ndone].lineno,
+		log_warnx("line %lu: %s; trying again", batch[ndone].lineno,
 		    dberrbuf);
 		return -1;
 	}
@@ -224,7 +223,7 @@ sweep(void)
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		if (PQstatus(db) == CONNECTION_BAD)
 			lost();
-		warnx("sweep: %s", dberr(res));
+		log_warnx("sweep: %s", dberr(res));
 	} else if (strcmp(PQgetvalue(res, 0, 0), "0") != 0)
 		log_info("sweep: %s rooms expired or asked to close",
 		    PQgetvalue(res, 0, 0));
@@ -240,7 +239,7 @@ prepare(const char *name, const char *sql, int n)
 	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
 		if (PQstatus(db) == CONNECTION_BAD)
 			lost();
-		errx(db_exitcode(db, res), "database: %s (schema older than "
+		log_errx(db_exitcode(db, res), "database: %s (schema older than "
 		    "version 2? run helpim-initdb)", dberr(res));
 	}
 	PQclear(res);
@@ -267,7 +266,7 @@ await(long long ms)
 	pfd[1].events = POLLIN;
 	if (poll(pfd, 2, ms < 0 ? 0 : (int)ms) == -1) {
 		if (errno != EINTR)
-			err(EXIT_TEMP, "poll");
+			log_err(EXIT_TEMP, "poll");
 		return;
 	}
 	if (pfd[1].revents != 0) {
@@ -342,13 +341,13 @@ main(int argc, char *argv[])
 				version = 1;
 				if (strncmp(line, "helpim-events|", 14) == 0) {
 					if (strcmp(line, EVENTS_VERSION) != 0)
-						errx(EXIT_PERM, "line %lu: '%.40s' "
+						log_errx(EXIT_PERM, "line %lu: '%.40s' "
 						    "is not supported; expected "
 						    "'%s'", lr.lineno, line,
 						    EVENTS_VERSION);
 					continue;
 				}
-				warnx("line %lu: no version line '%s'",
+				log_warnx("line %lu: no version line '%s'",
 				    lr.lineno, EVENTS_VERSION);
 			}
 			if (parse(line, lr.lineno, &batch[nbatch]) == 0 &&
@@ -361,7 +360,7 @@ main(int argc, char *argv[])
 		if (quit && stop == 0)
 			stop = line_now_ms() + DRAIN_MS;
 		if (stop != 0 && line_now_ms() >= stop) {
-			warnx("stdin still open %d s after the signal to stop",
+			log_warnx("stdin still open %d s after the signal to stop",
 			    DRAIN_MS / 1000);
 			break;
 		}
@@ -384,11 +383,11 @@ main(int argc, char *argv[])
 				continue;
 		}
 		if (lread_fill(&lr, STDIN_FILENO) == -1 && errno != EINTR)
-			err(EXIT_TEMP, "stdin");
+			log_err(EXIT_TEMP, "stdin");
 	}
 	while (flush() == -1)
 		if (quit && (stop == 0 || line_now_ms() >= stop)) {
-			warnx("%d events not applied: a room stayed locked",
+			log_warnx("%d events not applied: a room stayed locked",
 			    nbatch - ndone);
 			PQfinish(db);
 			return EXIT_TEMP;

@@ -3,7 +3,6 @@
  * MUC rooms as the bot and writes event lines on stdout.
  */
 
-#include <err.h>
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
@@ -80,7 +79,7 @@ xcalloc(size_t n, size_t size)
 	void *p;
 
 	if ((p = calloc(n, size)) == NULL)
-		err(EXIT_TEMP, "calloc");
+		log_err(EXIT_TEMP, "calloc");
 	return p;
 }
 
@@ -90,7 +89,7 @@ xstrdup(const char *s)
 	char *p;
 
 	if ((p = strdup(s)) == NULL)
-		err(EXIT_TEMP, "strdup");
+		log_err(EXIT_TEMP, "strdup");
 	return p;
 }
 
@@ -150,7 +149,7 @@ room_add(const char *jid)
 		roomsize = roomsize ? roomsize * 2 : 64;
 		if ((rooms = reallocarray(rooms, roomsize,
 		    sizeof(*rooms))) == NULL)
-			err(EXIT_TEMP, "reallocarray");
+			log_err(EXIT_TEMP, "reallocarray");
 	}
 	memmove(rooms + i + 1, rooms + i, (nrooms - i) * sizeof(*rooms));
 	r = xcalloc(1, sizeof(*r));
@@ -201,7 +200,7 @@ occ_add(struct room *r, const char *nick, const char *realjid, int extra)
 
 	if ((r->occ = reallocarray(r->occ, r->nocc + 1,
 	    sizeof(*r->occ))) == NULL)
-		err(EXIT_TEMP, "reallocarray");
+		log_err(EXIT_TEMP, "reallocarray");
 	o = &r->occ[r->nocc++];
 	o->nick = xstrdup(nick);
 	o->realjid = realjid != NULL ? xstrdup(realjid) : NULL;
@@ -241,7 +240,7 @@ put(char *line, size_t len)
 {
 	line[len++] = '\n';
 	if (fwrite(line, 1, len, stdout) != len || fflush(stdout) == EOF)
-		err(EXIT_TEMP, "stdout");
+		log_err(EXIT_TEMP, "stdout");
 }
 
 /*
@@ -549,7 +548,7 @@ nick_taken(struct room *r)
 		join(r);
 		return;
 	}
-	warnx("%s: every nick tried is taken; trying again in %d s", r->jid,
+	log_warnx("%s: every nick tried is taken; trying again in %d s", r->jid,
 	    NICK_RETRY / 1000);
 	r->tries = 0;
 	r->sfx = 0;
@@ -622,7 +621,7 @@ kick_failed(xmpp_stanza_t *st, const char *what)
 	if (r->occ[i].realjid != NULL)
 		ban(r, r->occ[i].realjid, FULL_REASON);
 	else
-		warnx("%s: cannot kick an extra chatter: %s", r->jid,
+		log_warnx("%s: cannot kick an extra chatter: %s", r->jid,
 		    st_condition(st));
 }
 
@@ -651,7 +650,7 @@ on_iq(xmpp_conn_t *c, xmpp_stanza_t *st, void *arg)
 	if (strncmp(id, BAN_ID, strlen(BAN_ID)) == 0) {
 		if (strcmp(type, "error") == 0 &&
 		    strcasecmp(id + strlen(BAN_ID), from) == 0)
-			warnx("%s: cannot ban an extra chatter: %s", from,
+			log_warnx("%s: cannot ban an extra chatter: %s", from,
 			    st_condition(st));
 		return 1;
 	}
@@ -678,14 +677,14 @@ feed(char *line, unsigned long lineno)
 
 	if (lineno == 1 && strncmp(line, "helpim-feed|", 12) == 0) {
 		if (strcmp(line, FEED_VERSION) != 0)
-			errx(EXIT_PERM, "line 1: '%.40s' is not supported; "
+			log_errx(EXIT_PERM, "line 1: '%.40s' is not supported; "
 			    "expected '%s'", line, FEED_VERSION);
 		return;
 	}
 	if (lineno == 1)
-		warnx("line 1: no version line '%s'", FEED_VERSION);
+		log_warnx("line 1: no version line '%s'", FEED_VERSION);
 	if ((why = line_feed(line, &fd)) != NULL)
-		warnx("line %lu: %s, skipped", lineno, why);
+		log_warnx("line %lu: %s, skipped", lineno, why);
 	else if (fd.password != NULL) {
 		if ((r = room_add(fd.room)) != NULL) {	/* else watched */
 			r->pass = xstrdup(fd.password);
@@ -695,7 +694,7 @@ feed(char *line, unsigned long lineno)
 			join(r);
 		}
 	} else if ((r = room_find(fd.room)) == NULL)
-		warnx("line %lu: close %s: not watched, skipped", lineno,
+		log_warnx("line %lu: close %s: not watched, skipped", lineno,
 		    fd.room);
 	else if (r->state != CLOSING)
 		close_room(r, fd.reason);
@@ -735,7 +734,7 @@ on_log(void *arg, xmpp_log_level_t level, const char *area, const char *msg)
 	if (strstr(msg, "Cannot authenticate") != NULL)
 		authfail = 1;
 	else if (level >= XMPP_LEVEL_ERROR)
-		warnx("xmpp %s: %s", area, msg);
+		log_warnx("xmpp %s: %s", area, msg);
 }
 
 static void
@@ -753,7 +752,7 @@ on_conn(xmpp_conn_t *c, xmpp_conn_event_t ev, int error,
 		return;
 	}
 	if (se != NULL)
-		warnx("stream error%s%s", se->text != NULL ? ": " : "",
+		log_warnx("stream error%s%s", se->text != NULL ? ": " : "",
 		    se->text != NULL ? se->text : "");
 	dropped = 1;
 }
@@ -792,7 +791,7 @@ connect_xmpp(void)
 	xmpp_initialize();
 	if ((ctx = xmpp_ctx_new(&st_mem, &logger)) == NULL ||
 	    (conn = xmpp_conn_new(ctx)) == NULL)
-		errx(EXIT_TEMP, "cannot set up libstrophe");
+		log_errx(EXIT_TEMP, "cannot set up libstrophe");
 	/* instances may share the account: each needs its own resource */
 	snprintf(jid, sizeof(jid), "%s/%s%s%s-watch", conf.jid, conf.resource,
 	    *conf.instance != '\0' ? "-" : "", conf.instance);
@@ -807,7 +806,7 @@ connect_xmpp(void)
 	xmpp_conn_set_sockopt_callback(conn, st_on_sockopt);
 	if (xmpp_connect_client(conn, conf.server[0] != '\0' ? conf.server :
 	    NULL, conf.port, on_conn, NULL) != 0)
-		errx(EXIT_TEMP, "cannot connect to %s",
+		log_errx(EXIT_TEMP, "cannot connect to %s",
 		    conf.server[0] != '\0' ? conf.server : conf.jid);
 }
 
@@ -866,7 +865,7 @@ main(int argc, char *argv[])
 	signal(SIGTERM, onsignal);
 	signal(SIGINT, onsignal);
 	if (printf("%s\n", EVENTS_VERSION) < 0 || fflush(stdout) == EOF)
-		err(EXIT_TEMP, "stdout");
+		log_err(EXIT_TEMP, "stdout");
 	connect_xmpp();
 
 	while (!dropped) {
@@ -887,7 +886,7 @@ main(int argc, char *argv[])
 			    (xmpp_conn_send_queue_len(conn) > 0 ? POLLOUT : 0);
 		}
 		if (poll(pfd, n, poll_timeout()) == -1 && errno != EINTR)
-			err(EXIT_TEMP, "poll");
+			log_err(EXIT_TEMP, "poll");
 		if (online && !in_eof &&
 		    (pfd[0].revents & (POLLIN | POLLHUP))) {
 			if ((rn = lread_fill(&lr, STDIN_FILENO)) == 0 ||
@@ -901,10 +900,10 @@ main(int argc, char *argv[])
 			fire_due();
 	}
 	if (authfail)
-		errx(EXIT_PERM, "%s: login refused: wrong password "
+		log_errx(EXIT_PERM, "%s: login refused: wrong password "
 		    "(or no such account)", conf.jid);
 	if (online)
-		errx(EXIT_TEMP, "connection to the XMPP server lost");
-	errx(EXIT_TEMP, "cannot reach the XMPP server %s port %d",
+		log_errx(EXIT_TEMP, "connection to the XMPP server lost");
+	log_errx(EXIT_TEMP, "cannot reach the XMPP server %s port %d",
 	    conf.server[0] != '\0' ? conf.server : conf.jid, conf.port);
 }

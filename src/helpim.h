@@ -123,11 +123,19 @@ const char	*line_event(char *, struct event *);
 #define LOGLEVEL_INFO	2
 #define LOGLEVEL_DEBUG	3
 
+/* Like err(3) and warn(3), with the level after the program's name. */
+#define LOG_PRINTF(f)	__attribute__((__format__(__printf__, f, f + 1)))
 extern int	 log_level;
-void	 log_info(const char *, ...)
-	    __attribute__((__format__(__printf__, 1, 2)));
-void	 log_debug(const char *, ...)
-	    __attribute__((__format__(__printf__, 1, 2)));
+void	 log_err(int, const char *, ...) LOG_PRINTF(2)
+	    __attribute__((__noreturn__));
+void	 log_errx(int, const char *, ...) LOG_PRINTF(2)
+	    __attribute__((__noreturn__));
+void	 log_error(const char *, ...) LOG_PRINTF(1);
+void	 log_errorx(const char *, ...) LOG_PRINTF(1);
+void	 log_warn(const char *, ...) LOG_PRINTF(1);
+void	 log_warnx(const char *, ...) LOG_PRINTF(1);
+void	 log_info(const char *, ...) LOG_PRINTF(1);
+void	 log_debug(const char *, ...) LOG_PRINTF(1);
 
 /* PostgreSQL (db.c); the types of libpq-fe.h, declared here without it. */
 struct pg_conn;

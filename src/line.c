@@ -1,7 +1,6 @@
 /* The line protocols of helpim-protocol(7): reading, splitting, encoding. */
 
 #include <ctype.h>
-#include <err.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,17 +51,17 @@ lread_next(struct lread *lr)
 		lr->lineno++;
 		if (lr->toolong) {
 			lr->toolong = 0;
-			warnx("line %lu: longer than %d bytes, skipped",
+			log_warnx("line %lu: longer than %d bytes, skipped",
 			    lr->lineno, LINE_MAX_LEN);
 			continue;
 		}
 		if (n > LINE_MAX_LEN) {
-			warnx("line %lu: longer than %d bytes, skipped",
+			log_warnx("line %lu: longer than %d bytes, skipped",
 			    lr->lineno, LINE_MAX_LEN);
 			continue;
 		}
 		if (memchr(line, '\0', n) != NULL) {
-			warnx("line %lu: NUL byte, skipped", lr->lineno);
+			log_warnx("line %lu: NUL byte, skipped", lr->lineno);
 			continue;
 		}
 		return line;

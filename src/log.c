@@ -1,60 +1,94 @@
 /*
- * Levels for the log on stderr: warnings and errors go through err(3) and
- * warn(3) as "prog: what: why"; these add "prog: info: ..." (silenced by -q)
- * and "prog: debug: ..." (shown with -v), one write(2) per line so that lines
- * of programs sharing a pipe never mix.
+ * The log on stderr: one line per message, "prog: level: what[: why]", the
+ * level one of error, warning, info (silenced by -q) and debug (shown with
+ * -v).  One write(2) per line, so that lines of programs sharing a pipe never
+ * mix; control characters become '?', so that no text from outside can forge
+ * a line.
  */
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "helpim.h"
 
 int	log_level = LOGLEVEL_INFO;
 
+/* errnum: the errno to append, or -1 */
 static void
-logv(const char *level, const char *fmt, va_list ap)
+logv(const char *level, int errnum, const char *fmt, va_list ap)
 {
 	char buf[1024];
-	size_t i;
-	int n, k;
+	size_t i, n, room;
+	int k;
 
-	n = snprintf(buf, sizeof(buf), "%s: %s: ", getprogname(), level);
-	if (n < 0 || (size_t)n >= sizeof(buf))
+	k = snprintf(buf, sizeof(buf), "%s: %s: ", getprogname(), level);
+	if (k < 0 || (size_t)k >= sizeof(buf))
 		return;
-	k = vsnprintf(buf + n, sizeof(buf) - n - 1, fmt, ap);
-	if (k < 0)
-		return;
-	n += (size_t)k >= sizeof(buf) - n - 1 ? (int)sizeof(buf) - n - 2 : k;
-	for (i = 0; i < (size_t)n; i++)
+	n = k;
+	room = sizeof(buf) - 1;		/* the newline */
+	if (fmt != NULL && (k = vsnprintf(buf + n, room - n, fmt, ap)) > 0)
+		n += (size_t)k < room - n ? (size_t)k : room - n - 1;
+	if (errnum >= 0 && (k = snprintf(buf + n, room - n, "%s%s",
+	    fmt != NULL ? ": " : "", strerror(errnum))) > 0)
+		n += (size_t)k < room - n ? (size_t)k : room - n - 1;
+	for (i = 0; i < n; i++)
 		if ((unsigned char)buf[i] < 0x20 || buf[i] == 0x7f)
 			buf[i] = '?';
 	buf[n++] = '\n';
 	(void)write(STDERR_FILENO, buf, n);
 }
 
+#define LOG(level, errnum) do {			\
+	va_list ap;				\
+	va_start(ap, fmt);			\
+	logv(level, errnum, fmt, ap);		\
+	va_end(ap);				\
+} while (0)
+
+void
+log_err(int code, const char *fmt, ...)
+{
+	int e = errno;
+
+	LOG("error", e);
+	exit(code);
+}
+
+void
+log_errx(int code, const char *fmt, ...)
+{
+	LOG("error", -1);
+	exit(code);
+}
+
+/* log_error, log_errorx, log_warn, log_warnx: with errno's text or without */
+#define LOGFN(name, level, witherrno)		\
+void						\
+name(const char *fmt, ...)			\
+{						\
+	int e = errno;				\
+						\
+	LOG(level, witherrno ? e : -1);		\
+}
+LOGFN(log_error, "error", 1)
+LOGFN(log_errorx, "error", 0)
+LOGFN(log_warn, "warning", 1)
+LOGFN(log_warnx, "warning", 0)
+
 void
 log_info(const char *fmt, ...)
 {
-	va_list ap;
-
-	if (log_level < LOGLEVEL_INFO)
-		return;
-	va_start(ap, fmt);
-	logv("info", fmt, ap);
-	va_end(ap);
+	if (log_level >= LOGLEVEL_INFO)
+		LOG("info", -1);
 }
 
 void
 log_debug(const char *fmt, ...)
 {
-	va_list ap;
-
-	if (log_level < LOGLEVEL_DEBUG)
-		return;
-	va_start(ap, fmt);
-	logv("debug", fmt, ap);
-	va_end(ap);
+	if (log_level >= LOGLEVEL_DEBUG)
+		LOG("debug", -1);
 }

@@ -52,25 +52,25 @@ helpim"
 @test "an unknown key names the file and line" {
 	conf "colour = blue"
 	run -100 helpim-conf -n -f "$C"
-	assert_output "helpim-conf: $C:6: unknown key 'colour'"
+	assert_output "helpim-conf: error: $C:6: unknown key 'colour'"
 }
 
 @test "a line without '=' names the file and line" {
 	conf "pool_size 5"
 	run -100 helpim-conf -n -f "$C"
-	assert_output "helpim-conf: $C:6: expected 'key = value'"
+	assert_output "helpim-conf: error: $C:6: expected 'key = value'"
 }
 
 @test "a bad number names the key and line" {
 	conf "pool_size = five"
 	run -100 helpim-conf -n -f "$C"
-	assert_output "helpim-conf: $C:6: bad value for 'pool_size'"
+	assert_output "helpim-conf: error: $C:6: bad value for 'pool_size'"
 }
 
 @test "a number out of range is refused" {
 	conf "max_chatters = 1000"
 	run -100 helpim-conf -n -f "$C"
-	assert_output "helpim-conf: $C:6: bad value for 'max_chatters'"
+	assert_output "helpim-conf: error: $C:6: bad value for 'max_chatters'"
 }
 
 @test "a bad duration is refused" {
@@ -78,20 +78,20 @@ helpim"
 		setup
 		conf "grace = $v"
 		run -100 helpim-conf -n -f "$C"
-		assert_output "helpim-conf: $C:6: bad value for 'grace'"
+		assert_output "helpim-conf: error: $C:6: bad value for 'grace'"
 	done
 }
 
 @test "a key given twice is refused" {
 	conf "jid = other@example.org"
 	run -100 helpim-conf -n -f "$C"
-	assert_output "helpim-conf: $C:6: 'jid' given twice"
+	assert_output "helpim-conf: error: $C:6: 'jid' given twice"
 }
 
 @test "a missing required key is named" {
 	sed -i '/^muc_domain/d' "$C"
 	run -100 helpim-conf -n -f "$C"
-	assert_output "helpim-conf: $C: missing required key 'muc_domain'"
+	assert_output "helpim-conf: error: $C: missing required key 'muc_domain'"
 }
 
 @test "a jid that is not user@host is refused" {
@@ -103,11 +103,11 @@ helpim"
 @test "tls takes required or off, and off only for a loopback server" {
 	conf "tls = maybe"
 	run -100 helpim-conf -n -f "$C"
-	assert_output "helpim-conf: $C:6: bad value for 'tls'"
+	assert_output "helpim-conf: error: $C:6: bad value for 'tls'"
 	setup
 	conf "tls = off"
 	run -100 helpim-conf -n -f "$C"
-	assert_output "helpim-conf: $C: 'tls = off' is allowed only for a loopback server"
+	assert_output "helpim-conf: error: $C: 'tls = off' is allowed only for a loopback server"
 	conf "server = 127.0.0.1"
 	run -0 helpim-conf -f "$C" tls
 	assert_output off
@@ -116,7 +116,7 @@ helpim"
 @test "a file holding the password and readable by others is refused" {
 	chmod 640 "$C"
 	run -100 helpim-conf -n -f "$C"
-	assert_output "helpim-conf: $C: holds the password and is readable by others; chmod 600 it"
+	assert_output "helpim-conf: error: $C: holds the password and is readable by others; chmod 600 it"
 }
 
 @test "a password file keeps the configuration shareable" {
@@ -132,16 +132,16 @@ helpim"
 @test "password and password_file together, or neither, are refused" {
 	conf "password_file = /dev/null"
 	run -100 helpim-conf -n -f "$C"
-	assert_output "helpim-conf: $C: give exactly one of 'password' and 'password_file'"
+	assert_output "helpim-conf: error: $C: give exactly one of 'password' and 'password_file'"
 	sed -i '/^password/d' "$C"
 	run -100 helpim-conf -n -f "$C"
-	assert_output "helpim-conf: $C: give exactly one of 'password' and 'password_file'"
+	assert_output "helpim-conf: error: $C: give exactly one of 'password' and 'password_file'"
 }
 
 @test "a password in db is refused" {
 	sed -i 's/^db = .*/db = host=\/tmp password=hunter2/' "$C"
 	run -100 helpim-conf -n -f "$C"
-	assert_output "helpim-conf: $C: 'db' must not hold a password; use a passfile"
+	assert_output "helpim-conf: error: $C: 'db' must not hold a password; use a passfile"
 	sed -i 's|^db = .*|db = postgresql://u:hunter2@h/d|' "$C"
 	run -100 helpim-conf -n -f "$C"
 	refute_output --partial hunter2
@@ -152,7 +152,7 @@ helpim"
 @test "pool_size above max_rooms is refused" {
 	conf "pool_size = 50" "max_rooms = 10"
 	run -100 helpim-conf -n -f "$C"
-	assert_output "helpim-conf: $C: 'pool_size' exceeds 'max_rooms'"
+	assert_output "helpim-conf: error: $C: 'pool_size' exceeds 'max_rooms'"
 }
 
 @test "the password is never printed" {
@@ -163,17 +163,17 @@ helpim"
 @test "a NUL byte or an overlong line is refused" {
 	printf 'nick = a\0b\n' >>"$C"
 	run -100 helpim-conf -n -f "$C"
-	assert_output "helpim-conf: $C:6: NUL byte"
+	assert_output "helpim-conf: error: $C:6: NUL byte"
 	setup
 	conf "nick = $(head -c 5000 /dev/zero | tr '\0' x)"
 	run -100 helpim-conf -n -f "$C"
-	assert_output "helpim-conf: $C:6: line too long"
+	assert_output "helpim-conf: error: $C:6: line too long"
 }
 
 @test "an overlong value is refused" {
 	conf "nick = $(head -c 300 /dev/zero | tr '\0' x)"
 	run -100 helpim-conf -n -f "$C"
-	assert_output "helpim-conf: $C:6: bad value for 'nick'"
+	assert_output "helpim-conf: error: $C:6: bad value for 'nick'"
 }
 
 @test "blank lines, comments and spaces around '=' are fine" {

@@ -193,7 +193,7 @@ available() {
 	helpim-sandbox stop-db "$SB"
 	run -111 helpim-mkrooms -c 1
 	helpim-sandbox start-db "$SB"
-	assert_output --partial "helpim-mkrooms: database:"
+	assert_output --partial "helpim-mkrooms: error: database:"
 	assert_same_rooms
 }
 
@@ -262,7 +262,7 @@ available() {
 	helpim-sandbox start-db "$SB"
 	assert_equal "$rc" 111
 	run -0 cat "$BATS_TEST_TMPDIR/err"
-	assert_output --partial "helpim-mkrooms: database:"
+	assert_output --partial "helpim-mkrooms: error: database:"
 	assert_output --regexp 'created [0-9]+, failed [0-9]+, not tried [1-9]'
 	run -0 sql "SELECT count(*) FROM helpim.rooms WHERE instance = 'dbgone'"
 	assert_output "$(wc -l <"$BATS_TEST_TMPDIR/out")"

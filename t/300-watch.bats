@@ -334,14 +334,14 @@ events() {
 	feed 'watch|mf@rooms.localhost|available|pw-m'
 	watch_wait "^snapshot\|$T\|mf@rooms.localhost\|0$"
 	run -0 cat "$BATS_FILE_TMPDIR/watch.err"
-	assert_line "helpim-watch: line 2: unknown verb 'frobnicate', skipped"
-	assert_line "helpim-watch: line 3: watch: wrong number of fields, skipped"
-	assert_line "helpim-watch: line 4: bad room JID, skipped"
-	assert_line "helpim-watch: line 5: bad status 'weird', skipped"
-	assert_line "helpim-watch: line 6: bad password, skipped"
-	assert_line "helpim-watch: line 7: close: wrong number of fields, skipped"
-	assert_line "helpim-watch: line 8: unknown verb '', skipped"
-	assert_line "helpim-watch: line 9: longer than 8192 bytes, skipped"
+	assert_line "helpim-watch: warning: line 2: unknown verb 'frobnicate', skipped"
+	assert_line "helpim-watch: warning: line 3: watch: wrong number of fields, skipped"
+	assert_line "helpim-watch: warning: line 4: bad room JID, skipped"
+	assert_line "helpim-watch: warning: line 5: bad status 'weird', skipped"
+	assert_line "helpim-watch: warning: line 6: bad password, skipped"
+	assert_line "helpim-watch: warning: line 7: close: wrong number of fields, skipped"
+	assert_line "helpim-watch: warning: line 8: unknown verb '', skipped"
+	assert_line "helpim-watch: warning: line 9: longer than 8192 bytes, skipped"
 	# the passwords never show
 	refute_output --partial pw-m
 	# a second watch line for the same room is ignored

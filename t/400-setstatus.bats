@@ -242,14 +242,14 @@ l2@$M|join leaves no chatter"
 		"join|2026-02-30T10:00:00.000Z|m1@$M|1|x|" "join|$(now)|m1@$M|many|x|" \
 		"join|$(now)|m1@$M|1|bad%zz|" "leave|$(now)|m1@$M|1||left" \
 		"join|$(now)|M1/x@$M|1|x|" "join|$(now)|m1@$M|1|Anna|"
-	assert_line "helpim-setstatus: line 2: join: 5 fields instead of 6, skipped"
-	assert_line "helpim-setstatus: line 3: unknown verb 'hello', skipped"
-	assert_line "helpim-setstatus: line 4: join: bad time, skipped"
-	assert_line "helpim-setstatus: line 5: join: bad time, skipped"
-	assert_line "helpim-setstatus: line 6: join: bad number of chatters, skipped"
-	assert_line "helpim-setstatus: line 7: join: bad nick, skipped"
-	assert_line "helpim-setstatus: line 8: leave: bad nick, skipped"
-	assert_line "helpim-setstatus: line 9: join: bad room JID, skipped"
+	assert_line "helpim-setstatus: warning: line 2: join: 5 fields instead of 6, skipped"
+	assert_line "helpim-setstatus: warning: line 3: unknown verb 'hello', skipped"
+	assert_line "helpim-setstatus: warning: line 4: join: bad time, skipped"
+	assert_line "helpim-setstatus: warning: line 5: join: bad time, skipped"
+	assert_line "helpim-setstatus: warning: line 6: join: bad number of chatters, skipped"
+	assert_line "helpim-setstatus: warning: line 7: join: bad nick, skipped"
+	assert_line "helpim-setstatus: warning: line 8: leave: bad nick, skipped"
+	assert_line "helpim-setstatus: warning: line 9: join: bad room JID, skipped"
 	run -0 status m1
 	assert_output "staff_waiting 1"
 	run -0 sql "SELECT count(*) FROM helpim.room_events WHERE jid = 'm1@$M'"
@@ -262,7 +262,7 @@ l2@$M|join leaves no chatter"
 	room u3
 	run -0 events "join|$(now)|u1@$M|1|Anna|" "join|$(now)|u2@$M|1|%FF%FE|" \
 		"join|$(now)|u3@$M|1|Bert|"
-	assert_line --regexp '^helpim-setstatus: line 3: ERROR: .*UTF8.*, skipped$'
+	assert_line --regexp '^helpim-setstatus: warning: line 3: ERROR: .*UTF8.*, skipped$'
 	run -0 status u1
 	assert_output "staff_waiting 1"
 	run -0 status u2
@@ -282,12 +282,12 @@ l2@$M|join leaves no chatter"
 	run -100 helpim-setstatus -q <<-EOF
 	helpim-events|2
 	EOF
-	assert_output "helpim-setstatus: line 1: 'helpim-events|2' is not supported; expected 'helpim-events|1'"
+	assert_output "helpim-setstatus: error: line 1: 'helpim-events|2' is not supported; expected 'helpim-events|1'"
 	room v1
 	run -0 helpim-setstatus -q <<-EOF
 	join|$(now)|v1@$M|1|Anna|
 	EOF
-	assert_output "helpim-setstatus: line 1: no version line 'helpim-events|1'"
+	assert_output "helpim-setstatus: warning: line 1: no version line 'helpim-events|1'"
 	run -0 status v1
 	assert_output "staff_waiting 1"
 	run -0 helpim-setstatus </dev/null
@@ -412,7 +412,7 @@ close_request|closing|closing"
 	exec {ssfd}>&-
 	assert_equal "$rc" 111
 	run -0 cat "$BATS_FILE_TMPDIR/err"
-	assert_output --partial "helpim-setstatus: database: "
+	assert_output --partial "helpim-setstatus: error: database: "
 	helpim-sandbox start-db "$SB"
 	run -0 status z1
 	assert_output "staff_waiting 1"

@@ -127,7 +127,7 @@ watch|r6@rooms.localhost|available|pw6"
 	wait "$pid" || rc=$?
 	assert_equal "$rc" 111
 	run -0 cat "$BATS_TEST_TMPDIR/err"
-	assert_output --partial "helpim-rooms: database: "
+	assert_output --partial "helpim-rooms: error: database: "
 	run -111 helpim-rooms -p
 	helpim-sandbox start-db "$SB"
 }

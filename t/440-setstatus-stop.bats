@@ -54,7 +54,7 @@ start_setstatus() {
 	assert_equal "$rc" 0
 	assert_equal "$((SECONDS - s <= 7))" 1
 	run -0 cat "$BATS_FILE_TMPDIR/err"
-	assert_output "helpim-setstatus: stdin still open 5 s after the signal to stop"
+	assert_output "helpim-setstatus: warning: stdin still open 5 s after the signal to stop"
 	run -0 sql "SELECT status FROM helpim.rooms WHERE jid = 'q1@$M'"
 	assert_output staff_waiting
 }

@@ -20,11 +20,11 @@ conf() {
 # each EXIT: all three programs exit EXIT with the configuration $C
 each() {
 	run -"$1" helpim-rooms -c "$C" -p
-	assert_output --partial "helpim-rooms: database: "
+	assert_output --partial "helpim-rooms: error: database: "
 	run -"$1" helpim-setstatus -f "$C" </dev/null
-	assert_output --partial "helpim-setstatus: database: "
+	assert_output --partial "helpim-setstatus: error: database: "
 	run -"$1" helpim-mkrooms -f "$C" -c 1
-	assert_output --partial "helpim-mkrooms: database: "
+	assert_output --partial "helpim-mkrooms: error: database: "
 }
 
 @test "an unknown database: 100" {

@@ -31,7 +31,7 @@ ours() {
 	run_stop
 	run -0 ours "$HELPIM_CONF"
 	assert_output ""
-	run -0 grep -E 'helpim-run: stopping$' "$BATS_FILE_TMPDIR/run.log"
+	run -0 grep -E 'helpim-run: info: stopping$' "$BATS_FILE_TMPDIR/run.log"
 }
 
 @test "a stage that exits restarts the pipeline with growing pauses" {
@@ -40,7 +40,7 @@ ours() {
 		wait_until 20 prog_pid watch >/dev/null
 		kill -9 "$(prog_pid watch)"
 		wait_until 20 grep -q "restarting the pipeline in $(( i < 3 ? i : 2 )) s" "$BATS_FILE_TMPDIR/run.log"
-		wait_until 20 sh -c "grep -c 'helpim-run: helpim-watch exited 137' '$BATS_FILE_TMPDIR/run.log' | grep -qx $i"
+		wait_until 20 sh -c "grep -c 'helpim-run: warning: helpim-watch exited 137' '$BATS_FILE_TMPDIR/run.log' | grep -qx $i"
 	done
 	run_stop
 	run -0 grep -c 'restarting the pipeline in 2 s' "$BATS_FILE_TMPDIR/run.log"
@@ -65,7 +65,7 @@ ours() {
 		kill -0 "$pid"
 	done
 	run_stop
-	run -0 grep -E 'helpim-run: stopping$' "$BATS_FILE_TMPDIR/run.log"
+	run -0 grep -E 'helpim-run: info: stopping$' "$BATS_FILE_TMPDIR/run.log"
 }
 
 @test "each stage's stderr is prefixed with the time and its name" {
@@ -86,7 +86,7 @@ ours() {
 	chmod 600 "$HELPIM_CONF"
 	sql "UPDATE helpim.rooms SET status = 'closed'"
 	run -100 helpim-run
-	assert_line --regexp 'helpim-run: helpim-(mkrooms|watch) failed permanently; not restarting'
+	assert_line --regexp 'helpim-run: error: helpim-(mkrooms|watch) failed permanently; not restarting'
 	assert_line --partial 'wrong password'
 	run -0 ours "$HELPIM_CONF"
 	assert_output ""

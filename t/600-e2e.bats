@@ -157,6 +157,6 @@ teardown_file() {
 }
 
 @test "helpim-run logs each stage with a timestamp and its name" {
-	run -0 grep -cE '^[0-9-]+T[0-9:]+Z helpim-run: starting$' "$BATS_FILE_TMPDIR/run.log"
+	run -0 grep -cE '^[0-9-]+T[0-9:]+Z helpim-run: info: starting$' "$BATS_FILE_TMPDIR/run.log"
 	assert_output 1
 }

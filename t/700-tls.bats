@@ -87,7 +87,7 @@ watch_one() {
 @test "tls = required: a server that offers no TLS is refused" {
 	xmpp plain
 	run -111 helpim-mkrooms -f "$(conf req 'tls=required' 'instance=plain')"
-	assert_output --partial "helpim-mkrooms: cannot connect"
+	assert_output --partial "helpim-mkrooms: error: cannot connect"
 	run -0 available plain
 	assert_output 0
 	run -111 watch_one "$BATS_FILE_TMPDIR/req.conf"
@@ -98,17 +98,17 @@ watch_one() {
 @test "a certificate of an unknown CA is refused, by mkrooms and watch" {
 	xmpp tls
 	run -111 helpim-mkrooms -f "$(conf noca 'tls=required' 'instance=noca')"
-	assert_output --partial "helpim-mkrooms: cannot connect"
+	assert_output --partial "helpim-mkrooms: error: cannot connect"
 	run -111 helpim-mkrooms -f "$(conf otherca 'tls=required' \
 		'instance=noca' "cafile=$SB/xmpp/certs/other.crt")"
-	assert_output --partial "helpim-mkrooms: cannot connect"
+	assert_output --partial "helpim-mkrooms: error: cannot connect"
 	run -0 available noca
 	assert_output 0
 	run -0 helpim-mkrooms -f "$(conf ok 'tls=required' 'instance=ok' \
 		"cafile=$SB/xmpp/certs/ca.crt")"
 	run -111 watch_one "$BATS_FILE_TMPDIR/noca.conf"
 	refute_output --partial snapshot
-	assert_output --partial "helpim-watch: cannot reach"
+	assert_output --partial "helpim-watch: error: cannot reach"
 	run -111 watch_one "$BATS_FILE_TMPDIR/otherca.conf"
 	refute_output --partial snapshot
 	run -0 grep -c 'Authenticated as' "$SB/xmpp/prosody.log"

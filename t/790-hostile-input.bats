@@ -45,7 +45,7 @@ now() {
 	local p
 	for p in $PROGS; do
 		run -100 "$p" "$(cf "$p")" "$BATS_FILE_TMPDIR/nonexistent.conf" </dev/null
-		assert_output "$p: $BATS_FILE_TMPDIR/nonexistent.conf: No such file or directory"
+		assert_output "$p: error: $BATS_FILE_TMPDIR/nonexistent.conf: No such file or directory"
 	done
 }
 
@@ -57,11 +57,11 @@ now() {
 	for p in $PROGS; do
 		for f in garbage binary empty; do
 			run -100 "$p" "$(cf "$p")" "$BATS_FILE_TMPDIR/$f.conf" </dev/null
-			assert_output --regexp "^$p: $BATS_FILE_TMPDIR/$f.conf(:[0-9]+)?: "
+			assert_output --regexp "^$p: error: $BATS_FILE_TMPDIR/$f.conf(:[0-9]+)?: "
 			assert_equal "${#lines[@]}" 1
 		done
 		run -100 "$p" "$(cf "$p")" "$BATS_FILE_TMPDIR" </dev/null
-		assert_output --regexp "^$p: $BATS_FILE_TMPDIR: "
+		assert_output --regexp "^$p: error: $BATS_FILE_TMPDIR: "
 	done
 }
 
@@ -77,9 +77,9 @@ now() {
 	local c
 	c=$(conf noxmpp port=1 instance=elsewhere)
 	run -111 helpim-watch -f "$c" </dev/null
-	assert_output --partial "helpim-watch: cannot reach the XMPP server 127.0.0.1 port 1"
+	assert_output --partial "helpim-watch: error: cannot reach the XMPP server 127.0.0.1 port 1"
 	run -111 helpim-mkrooms -f "$c" </dev/null
-	assert_output --partial "helpim-mkrooms: cannot connect to 127.0.0.1 port 1"
+	assert_output --partial "helpim-mkrooms: error: cannot connect to 127.0.0.1 port 1"
 	run -0 sql "SELECT count(*) FROM helpim.rooms WHERE instance = 'elsewhere'"
 	assert_output 0
 	run -111 helpim-chat -p 1 </dev/null
@@ -90,7 +90,7 @@ now() {
 	c=$(conf nodb "db=host=$BATS_FILE_TMPDIR/nowhere dbname=helpim")
 	for p in helpim-mkrooms helpim-rooms helpim-setstatus; do
 		run -111 "$p" "$(cf "$p")" "$c" </dev/null
-		assert_output --regexp "^$p: .*(database|connection|socket)"
+		assert_output --regexp "^$p: error: .*(database|connection|socket)"
 	done
 	run -111 helpim-rooms -f -c "$c"
 }
@@ -112,8 +112,8 @@ now() {
 		printf 'join|%s|%s|1|after|' "$t" "$jid"	# no newline at the end
 	} >"$BATS_TEST_TMPDIR/in"
 	run -0 helpim-setstatus <"$BATS_TEST_TMPDIR/in"
-	assert_line "helpim-setstatus: line 3: unknown verb 'garbage ', skipped"
-	assert_line "helpim-setstatus: line 4: longer than 8192 bytes, skipped"
+	assert_line "helpim-setstatus: warning: line 3: unknown verb 'garbage ', skipped"
+	assert_line "helpim-setstatus: warning: line 4: longer than 8192 bytes, skipped"
 	run -0 sql "SELECT event || ' ' || nick FROM helpim.room_events
 		    WHERE jid = '$jid' ORDER BY id"
 	assert_output "join before
@@ -125,12 +125,12 @@ join after"
 	run -0 helpim-setstatus -q </dev/null
 	assert_output ""
 	run -0 helpim-setstatus -q <"$BATS_FILE_TMPDIR/bin"
-	assert_line --regexp "^helpim-setstatus: line [0-9]+: no version line 'helpim-events\|1'$"
-	run -1 grep -v '^helpim-setstatus: line [0-9]*: ' <<<"$output"
+	assert_line --regexp "^helpim-setstatus: warning: line [0-9]+: no version line 'helpim-events\|1'$"
+	run -1 grep -v '^helpim-setstatus: warning: line [0-9]*: ' <<<"$output"
 	run -0 helpim-setstatus -q < <(echo "join|$(now)|a@b|1|x|")
-	assert_line --index 0 "helpim-setstatus: line 1: no version line 'helpim-events|1'"
+	assert_line --index 0 "helpim-setstatus: warning: line 1: no version line 'helpim-events|1'"
 	run -100 helpim-setstatus -q < <(echo 'helpim-events|2')
-	assert_output "helpim-setstatus: line 1: 'helpim-events|2' is not supported; expected 'helpim-events|1'"
+	assert_output "helpim-setstatus: error: line 1: 'helpim-events|2' is not supported; expected 'helpim-events|1'"
 }
 
 @test "helpim-watch: empty input, garbage, binary and a 1 MB line; the good line after them works" {
@@ -153,8 +153,8 @@ join after"
 	run -0 grep -c "^snapshot|[^|]*|$jid|0$" "$BATS_TEST_TMPDIR/out"
 	assert_output 1
 	run -0 cat "$BATS_TEST_TMPDIR/err"
-	assert_line "helpim-watch: line 2: unknown verb 'garbage', skipped"
-	assert_line "helpim-watch: line 3: longer than 8192 bytes, skipped"
+	assert_line "helpim-watch: warning: line 2: unknown verb 'garbage', skipped"
+	assert_line "helpim-watch: warning: line 3: longer than 8192 bytes, skipped"
 	refute_output --partial "$pw"
 	run -0 grep -c . "$BATS_TEST_TMPDIR/out"
 	assert_output 2
@@ -162,7 +162,7 @@ join after"
 
 @test "helpim-watch: a feed of another version is refused" {
 	run -100 helpim-watch < <(echo 'helpim-feed|2')
-	assert_output --partial "helpim-watch: line 1: 'helpim-feed|2' is not supported"
+	assert_output --partial "helpim-watch: error: line 1: 'helpim-feed|2' is not supported"
 }
 
 @test "helpim-rooms and helpim-conf ignore their input; helpim-rooms -f ends with its reader" {

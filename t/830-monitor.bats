@@ -94,15 +94,15 @@ teardown() { [ ! -f "$BATS_FILE_TMPDIR/run.pid" ] || run_stop; }
 	chmod 755 "$BATS_TEST_TMPDIR/bin/logger"
 	PATH=$BATS_TEST_TMPDIR/bin:$PATH helpim-run -s 2>"$BATS_TEST_TMPDIR/run.log" 3>&- &
 	echo $! >"$BATS_FILE_TMPDIR/run.pid"
-	wait_until 20 grep -q 'helpim-run: starting' "$BATS_TEST_TMPDIR/logger.out"
+	wait_until 20 grep -q 'helpim-run: info: starting' "$BATS_TEST_TMPDIR/logger.out"
 	run_stop
-	wait_until 10 grep -q 'helpim-run: stopping' "$BATS_TEST_TMPDIR/logger.out"
+	wait_until 10 grep -q 'helpim-run: info: stopping' "$BATS_TEST_TMPDIR/logger.out"
 	run -0 cat "$BATS_TEST_TMPDIR/run.log"
 	assert_output ""
 	run -0 cat "$BATS_TEST_TMPDIR/logger.args"
 	assert_output "-t helpim -p daemon.info"
 	run -0 cat "$BATS_TEST_TMPDIR/logger.out"
-	assert_line "helpim-run: starting"
+	assert_line "helpim-run: info: starting"
 	refute_line --regexp '^[0-9]{4}-'
 }
 
