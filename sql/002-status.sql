@@ -3,6 +3,9 @@
 
 -- Time of the last event applied to the room (the bot's clock): a snapshot
 -- older than that is stale, and so is any event up to the end of a room.
+-- An event_at in the future of the database's clock tells of a clock that
+-- stepped back since: it judges no snapshot, so that the snapshot of a
+-- restart still tells the truth.
 ALTER TABLE helpim.rooms ADD COLUMN event_at timestamptz;
 
 -- An exact replay of an event finds its row and changes nothing.
@@ -125,7 +128,7 @@ BEGIN
 		END IF;
 		old := r_st[k];
 		IF r_evat[k] IS NOT NULL AND (at < r_evat[k] AND
-		    ev = 'snapshot' OR at <= r_evat[k] AND
+		    r_evat[k] <= now() AND ev = 'snapshot' OR at <= r_evat[k] AND
 		    old IN ('closed', 'lost')) THEN
 			res := res || 'stale'::text;
 			CONTINUE;

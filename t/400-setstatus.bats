@@ -188,6 +188,24 @@ events() {
 	assert_output "$first"
 }
 
+@test "a clock that stepped back: the snapshot after the restart still counts" {
+	room k5 chatting 2
+	# the last event came from a clock ten minutes ahead of this one
+	run -0 events "leave|$(date -u -d '+10 min' +%Y-%m-%dT%H:%M:%S.000Z)|k5@$M|1|guest|left"
+	run -0 status k5
+	assert_output "closing 1"
+	# the bot restarted and found the room empty; its clock is right now
+	run -0 events "snapshot|$(now)|k5@$M|0"
+	run -0 status k5
+	assert_output "closing 0"
+	# an old snapshot, replayed, is still stale
+	room k6 chatting 2
+	run -0 events "leave|$(now)|k6@$M|1|guest|left"
+	run -0 events "snapshot|$(date -u -d '-10 min' +%Y-%m-%dT%H:%M:%S.000Z)|k6@$M|2|Anna|guest"
+	run -0 status k6
+	assert_output "closing 1"
+}
+
 @test "an exact replay within one batch changes nothing" {
 	room k3 chatting 2
 	t1=$(now)
