@@ -108,9 +108,19 @@ helpim"
 	conf "tls = off"
 	run -100 helpim-conf -n -f "$C"
 	assert_output "helpim-conf: error: $C: 'tls = off' is allowed only for a loopback server"
-	conf "server = 127.0.0.1"
-	run -0 helpim-conf -f "$C" tls
-	assert_output off
+	# a name that only looks like a loopback address is not one
+	for s in 127.example.org 127.0.0.1.example.org 128.0.0.1 ::2 10.0.0.1; do
+		setup
+		conf "tls = off" "server = $s"
+		run -100 helpim-conf -n -f "$C"
+		assert_output --partial "'tls = off' is allowed only for a loopback server"
+	done
+	for s in 127.0.0.1 127.1.2.3 ::1 localhost; do
+		setup
+		conf "tls = off" "server = $s"
+		run -0 helpim-conf -f "$C" tls
+		assert_output off
+	done
 }
 
 @test "a file holding the password and readable by others is refused" {
