@@ -42,7 +42,7 @@ main(int argc, char *argv[])
 {
 	struct conf c;
 	const char *file = NULL;
-	int ch, rc = 0;
+	int ch, check = 0, rc = 0;
 
 	while ((ch = getopt(argc, argv, "f:n")) != -1)
 		switch (ch) {
@@ -50,6 +50,7 @@ main(int argc, char *argv[])
 			file = optarg;
 			break;
 		case 'n':
+			check = 1;
 			break;
 		default:
 			usage();
@@ -57,8 +58,10 @@ main(int argc, char *argv[])
 	argc -= optind;
 	argv += optind;
 
-	if (conf_load(&c, conf_path(file), 0) == -1)
+	/* -n checks the password (file) as well; a key is read without it */
+	if (conf_load(&c, conf_path(file), check ? CONF_SECRET : 0) == -1)
 		return EXIT_PERM;
+	conf_clear(&c);
 	for (; argc > 0; argc--, argv++)
 		if (print(&c, *argv) == -1)
 			rc = EXIT_PERM;

@@ -855,11 +855,12 @@ main(int argc, char *argv[])
 	}
 	if (optind != argc)
 		usage();
-	if (conf_load(&conf, conf_path(fileopt), check ? 0 : CONF_SECRET)
-	    == -1)
+	if (conf_load(&conf, conf_path(fileopt), CONF_SECRET) == -1)
 		exit(EXIT_PERM);
-	if (check)
+	if (check) {
+		conf_clear(&conf);
 		exit(0);
+	}
 
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGTERM, onsignal);

@@ -135,8 +135,18 @@ helpim"
 	sed -i "s|^password = .*|password_file = $P|" "$C"
 	chmod 644 "$C"
 	run -0 helpim-conf -n -f "$C"
+	# -n checks the password file too; a key is read without it
 	chmod 644 "$P"
-	run -0 helpim-conf -n -f "$C"
+	run -100 helpim-conf -n -f "$C"
+	assert_output "helpim-conf: error: $P: readable by others; chmod 600 it"
+	run -0 helpim-conf -f "$C" jid
+	chmod 600 "$P"
+	: >"$P"
+	run -100 helpim-conf -n -f "$C"
+	assert_output "helpim-conf: error: $P: empty password"
+	rm "$P"
+	run -100 helpim-conf -n -f "$C"
+	assert_output "helpim-conf: error: $P: No such file or directory"
 }
 
 @test "password and password_file together, or neither, are refused" {
@@ -195,6 +205,11 @@ helpim"
 @test "the example configuration parses" {
 	cp "$top/etc/helpim.conf" "$C"
 	chmod 600 "$C"
+	run -0 helpim-conf -f "$C" password_file
+	assert_output /etc/helpim/xmpp-password
+	# -n reads the password file: one of ours in its place
+	(umask 077; echo pw >"$BATS_TEST_TMPDIR/pw")
+	sed -i "s|^password_file = .*|password_file = $BATS_TEST_TMPDIR/pw|" "$C"
 	run -0 helpim-conf -n -f "$C"
 }
 

@@ -22,6 +22,17 @@ ours() {
 	run -100 helpim-run -x
 	assert_line "usage: helpim-run [-ns] [-f file]"
 	run -100 helpim-run -n -f /nonexistent
+	# the password file too, for helpim-run and helpim-watch
+	local c=$BATS_TEST_TMPDIR/pf.conf p=$BATS_TEST_TMPDIR/pw
+	(umask 077; echo pw >"$p"
+	 sed "s|^password = .*|password_file = $p|" "$HELPIM_CONF" >"$c")
+	run -0 helpim-run -n -f "$c"
+	run -0 helpim-watch -n -f "$c"
+	chmod 644 "$p"
+	run -100 helpim-run -n -f "$c"
+	assert_output "helpim-conf: error: $p: readable by others; chmod 600 it"
+	run -100 helpim-watch -n -f "$c"
+	assert_output "helpim-watch: error: $p: readable by others; chmod 600 it"
 }
 
 @test "SIGTERM stops every program and leaves nothing behind" {
