@@ -141,7 +141,10 @@ BEGIN
 			st := 'closed';
 			n := 0;
 		ELSIF ev = 'gone' THEN
-			st := 'lost';
+			-- Closing with nobody in it, the chat had ended: the room
+			-- was destroyed and that event lost with a crashed stage.
+			st := CASE WHEN old = 'closing' AND r_n[k] = 0
+			    THEN 'closed' ELSE 'lost' END;
 			n := 0;
 		ELSIF ev = 'join' AND n < 1 THEN
 			bad := 'join leaves no chatter';

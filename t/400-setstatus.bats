@@ -76,7 +76,7 @@ events() {
 @test "a destroy closes, a gone room is lost, from every open status" {
 	for s in available staff_claimed staff_waiting client_claimed chatting closing; do
 		room "e-$s" "$s"
-		room "f-$s" "$s"
+		room "f-$s" "$s" "$([ "$s" = closing ] && echo 1 || echo 0)"
 		run -0 events "destroyed|$(now)|e-$s@$M|0|empty" \
 			"gone|$(now)|f-$s@$M|0|item-not-found"
 		run -0 status "e-$s"
@@ -86,6 +86,17 @@ events() {
 	done
 	run -0 sql "SELECT count(*) FROM helpim.rooms WHERE jid LIKE 'e-%' AND closed_at IS NULL"
 	assert_output 0
+}
+
+# The bot destroyed an empty closing room, then died before its event was
+# applied; after the restart the room is gone (or recreated, and destroyed).
+@test "a closing room that everyone had left and that is gone is closed" {
+	room e0 closing 0
+	run -0 events "gone|$(now)|e0@$M|0|recreated"
+	run -0 status e0
+	assert_output "closed 0"
+	run -0 sql "SELECT closed_at IS NOT NULL FROM helpim.rooms WHERE jid = 'e0@$M'"
+	assert_output t
 }
 
 @test "a kicked extra chatter changes nothing but is recorded" {

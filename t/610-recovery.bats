@@ -26,6 +26,12 @@ on_server() {
 	! tail -n +$((n + 1)) "$f" | grep -q "^error $1 "
 }
 
+gone_from_server() {
+	local rc=0
+	on_server "$1" || rc=$?
+	[ "$rc" -eq 1 ]
+}
+
 # The invariants: no open room missing on the server, no closed room on it,
 # no empty room chatting.
 truthful() {
@@ -106,6 +112,35 @@ scenario() {
 @test "kill -9 helpim-rooms mid-chat" { scenario rooms mid-chat; }
 @test "kill -9 helpim-rooms between the two leaves" { scenario rooms between-leaves; }
 @test "kill -9 helpim-rooms while an empty room awaits destruction" { scenario rooms awaiting-destroy; }
+
+# The bot destroyed the empty room; helpim-setstatus died before it applied
+# that: after the restart the room is gone from the server, and closed.
+@test "kill -9 helpim-setstatus between the destroy and its event" {
+	local pid
+	chat_start probe
+	chat_start staff
+	chat_start client
+	chatting destroy-lost
+	chat client "leave $ROOM"
+	chat staff "leave $ROOM"
+	wait_until 10 sh -c "[ \"\$(psql -XAtqc \"SELECT status || chatters
+		FROM helpim.rooms WHERE jid = '$ROOM'\")\" = closing0 ]"
+	pid=$(prog_pid setstatus)
+	kill -STOP "$pid"
+	# the grace passes and the bot destroys the room; its event waits
+	wait_until 30 gone_from_server "$ROOM"
+	kill -9 "$pid"
+	T0=$(date +%s.%N)
+	wait_until 30 status_is "$ROOM" closed
+	converged "setstatus killed after the destroy"
+	run -0 sql "SELECT closed_at IS NOT NULL FROM helpim.rooms WHERE jid = '$ROOM'"
+	assert_output t
+	wait_until 30 pool_full
+	truthful
+	chat_stop staff
+	chat_stop client
+	chat_stop probe
+}
 
 @test "restarting the XMPP server ($XMPP) mid-chat: the chat ends, the pool survives" {
 	chat_start staff
