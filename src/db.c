@@ -46,3 +46,21 @@ db_exitcode(PGconn *conn, const PGresult *res)
 		return EXIT_PERM;
 	return EXIT_TEMP;
 }
+
+/*
+ * Reports the error of res, or of the connection when res is NULL, with hint
+ * after it; frees both (nothing is left for a leak check) and exits with the
+ * code the error calls for.
+ */
+void
+db_fail(PGconn *conn, PGresult *res, const char *hint)
+{
+	const char *msg;
+	int code;
+
+	code = db_exitcode(conn, res);
+	msg = db_error(conn, res);	/* a static buffer: it stays */
+	PQclear(res);
+	PQfinish(conn);
+	log_errx(code, "database: %s%s", msg, hint != NULL ? hint : "");
+}

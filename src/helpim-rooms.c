@@ -45,9 +45,9 @@ onsignal(int sig)
 }
 
 static void
-dbfail(const PGresult *res)
+dbfail(PGresult *res)
 {
-	log_errx(db_exitcode(db, res), "database: %s", db_error(db, res));
+	db_fail(db, res, NULL);
 }
 
 static PGresult *

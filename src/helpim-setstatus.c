@@ -65,10 +65,12 @@ dberr(const PGresult *res)
 	return dberrbuf;
 }
 
+/* The connection failed: report it and exit (res, if any, freed first). */
 static void
-lost(void)
+lost(PGresult *res)
 {
-	log_errx(db_exitcode(db, NULL), "database: %s", db_error(db, NULL));
+	PQclear(res);
+	db_fail(db, NULL, NULL);
 }
 
 /* Splits and checks one event line into e; warns and returns -1 if bad. */
@@ -147,7 +149,7 @@ apply(int from, int to)
 	res = PQexecPrepared(db, "apply", NPARAM, p, NULL, NULL, 0);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		if (PQstatus(db) == CONNECTION_BAD)
-			lost();
+			lost(res);
 		dberr(res);
 		k = (v = PQresultErrorField(res, PG_DIAG_SQLSTATE)) != NULL &&
 		    strcmp(v, "55P03") == 0;
@@ -222,7 +224,7 @@ sweep(void)
 	res = PQexecPrepared(db, "sweep", 4, p, NULL, NULL, 0);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		if (PQstatus(db) == CONNECTION_BAD)
-			lost();
+			lost(res);
 		log_warnx("sweep: %s", dberr(res));
 	} else if (strcmp(PQgetvalue(res, 0, 0), "0") != 0)
 		log_info("sweep: %s rooms expired or asked to close",
@@ -238,9 +240,9 @@ prepare(const char *name, const char *sql, int n)
 	res = PQprepare(db, name, sql, n, NULL);
 	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
 		if (PQstatus(db) == CONNECTION_BAD)
-			lost();
-		log_errx(db_exitcode(db, res), "database: %s (schema older than "
-		    "version 2? run helpim-initdb)", dberr(res));
+			lost(res);
+		db_fail(db, res, " (schema older than version 2? run "
+		    "helpim-initdb)");
 	}
 	PQclear(res);
 }
@@ -271,7 +273,7 @@ await(long long ms)
 	}
 	if (pfd[1].revents != 0) {
 		if (!PQconsumeInput(db) || PQstatus(db) == CONNECTION_BAD)
-			lost();
+			lost(NULL);
 		while ((nf = PQnotifies(db)) != NULL)
 			PQfreemem(nf);
 	}
@@ -322,11 +324,11 @@ main(int argc, char *argv[])
 
 	db = PQconnectdb(conf.db);
 	if (PQstatus(db) != CONNECTION_OK)
-		lost();
+		lost(NULL);
 	/* a room row locked by the webapp must not stop the pipeline */
 	res = PQexec(db, "SET lock_timeout = '2s'");
 	if (PQresultStatus(res) != PGRES_COMMAND_OK)
-		lost();
+		lost(res);
 	PQclear(res);
 	prepare("apply", "SELECT helpim.apply_events($1, $2, $3, $4, $5, $6)",
 	    NPARAM);
