@@ -20,7 +20,7 @@ ours() {
 	run -0 helpim-run -n
 	assert_output ""
 	run -100 helpim-run -x
-	assert_line "usage: helpim-run [-ns] [-f file]"
+	assert_line "usage: helpim-run [-nqsv] [-f file]"
 	run -100 helpim-run -n -f /nonexistent
 	# the password file too, for helpim-run and helpim-watch
 	local c=$BATS_TEST_TMPDIR/pf.conf p=$BATS_TEST_TMPDIR/pw

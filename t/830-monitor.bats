@@ -100,10 +100,61 @@ teardown() { [ ! -f "$BATS_FILE_TMPDIR/run.pid" ] || run_stop; }
 	run -0 cat "$BATS_TEST_TMPDIR/run.log"
 	assert_output ""
 	run -0 cat "$BATS_TEST_TMPDIR/logger.args"
-	assert_output "-t helpim -p daemon.info"
+	assert_output "--prio-prefix -t helpim -p daemon.info"
 	run -0 cat "$BATS_TEST_TMPDIR/logger.out"
-	assert_line "helpim-run: info: starting"
-	refute_line --regexp '^[0-9]{4}-'
+	assert_line "<30>helpim-run: info: starting"
+	assert_line --regexp '^<30>watch: helpim-watch: info: online as '
+	refute_line --regexp '^(<[0-9]+>)?[0-9]{4}-'
+}
+
+@test "on the journal, each line starts with the priority of its level" {
+	local log=$BATS_TEST_TMPDIR/journal
+	: >"$log"
+	# systemd names the stream that is our stderr: here, this file
+	JOURNAL_STREAM=$(stat -L -c %d:%i "$log") HELPIM_BACKOFF_MAX=1 \
+		helpim-run 2>>"$log" 3>&- &
+	echo $! >"$BATS_FILE_TMPDIR/run.pid"
+	wait_until 20 grep -q 'helpim-watch: info: online' "$log"
+	wait_until 20 prog_pid watch >/dev/null
+	kill -9 "$(prog_pid watch)"
+	wait_until 20 grep -q 'restarting the pipeline' "$log"
+	run_stop
+	run -0 cat "$log"
+	assert_line "<30>helpim-run: info: starting"
+	assert_line --regexp '^<30>watch: helpim-watch: info: online as '
+	assert_line "<28>helpim-run: warning: helpim-watch exited 137"
+	assert_line "<30>helpim-run: info: stopping"
+	# every line has its priority, none the time
+	refute_line --regexp '^[^<]'
+	refute_line --regexp '^<[0-9]+>[0-9]{4}-'
+	# a stream that is not ours is left alone
+	JOURNAL_STREAM=1:1 run -0 helpim-run -n
+	: >"$log"
+	JOURNAL_STREAM=1:1 helpim-run 2>>"$log" 3>&- &
+	echo $! >"$BATS_FILE_TMPDIR/run.pid"
+	wait_until 20 grep -q 'helpim-run: info: starting' "$log"
+	run_stop
+	run -0 grep -c '^[0-9-]*T[0-9:]*Z helpim-run: info: ' "$log"
+	assert_output 2
+}
+
+@test "helpim-run -q and -v reach every program" {
+	local log=$BATS_TEST_TMPDIR/run.log p
+	helpim-run -q 2>"$log" 3>&- &
+	echo $! >"$BATS_FILE_TMPDIR/run.pid"
+	wait_until 20 prog_pid watch >/dev/null
+	wait_until 20 pool_full
+	run_stop
+	run -1 grep ': info: ' "$log"
+	helpim-run -v 2>"$log" 3>&- &
+	echo $! >"$BATS_FILE_TMPDIR/run.pid"
+	for p in rooms watch setstatus; do
+		wait_until 20 prog_pid "$p" >/dev/null
+		run -0 tr '\0' ' ' <"/proc/$(prog_pid "$p")/cmdline"
+		assert_output --partial ' -v'
+	done
+	wait_until 20 grep -q '^[0-9TZ:-]* watch: helpim-watch: debug: ' "$log"
+	run_stop
 }
 
 @test "log levels: info by default, none with -q, debug with -v" {
