@@ -165,6 +165,28 @@ on_presence(xmpp_conn_t *c, xmpp_stanza_t *st, void *arg)
 	return 1;
 }
 
+/* The fields of a data form (the room's extended info), one a line. */
+static void
+fields(xmpp_stanza_t *x)
+{
+	xmpp_stanza_t *f, *v;
+	const char *var;
+	char *text;
+
+	for (f = xmpp_stanza_get_children(x); f != NULL;
+	    f = xmpp_stanza_get_next(f)) {
+		if (!xmpp_stanza_is_tag(f) ||
+		    strcmp(xmpp_stanza_get_name(f), "field") != 0 ||
+		    (var = xmpp_stanza_get_attribute(f, "var")) == NULL ||
+		    (v = xmpp_stanza_get_child_by_name(f, "value")) == NULL ||
+		    (text = xmpp_stanza_get_text(v)) == NULL)
+			continue;
+		text[strcspn(text, "\n")] = '\0';
+		printf("field %s %s\n", var, text);
+		xmpp_free(xmpp_stanza_get_context(v), text);
+	}
+}
+
 static int
 on_disco(xmpp_conn_t *c, xmpp_stanza_t *st, void *arg)
 {
@@ -194,6 +216,8 @@ on_disco(xmpp_conn_t *c, xmpp_stanza_t *st, void *arg)
 			    "feature") == 0 &&
 			    (v = xmpp_stanza_get_attribute(i, "var")) != NULL)
 				printf("feature %s\n", v);
+			if (!items && strcmp(xmpp_stanza_get_name(i), "x") == 0)
+				fields(i);
 		}
 	printf("%s %s done\n", items ? "disco" : "info", from);
 	return 0;
