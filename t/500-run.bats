@@ -6,16 +6,6 @@ load helper
 setup_file() { sandbox_up; }
 teardown_file() { sandbox_down; }
 
-# the programs running for the given configuration
-ours() {
-	local p
-	for p in $(pgrep -f '^(helpim-|sh -c echo)'); do
-		tr '\0' '\n' 2>/dev/null <"/proc/$p/environ" |
-			grep -qxF "HELPIM_CONF=$1" && echo "$p"
-	done
-	return 0
-}
-
 @test "-n checks the configuration; usage errors exit 100" {
 	run -0 helpim-run -n
 	assert_output ""

@@ -4,17 +4,6 @@
 
 load helper
 
-# ours DIR: the processes of the demo in DIR, the servers and the programs
-ours() {
-	local p
-	pgrep -f -- "$1" || true
-	for p in $(pgrep -f '^(helpim-|sh -c echo)'); do
-		tr '\0' '\n' 2>/dev/null <"/proc/$p/environ" |
-			grep -qxF "HELPIM_CONF=$1/helpim.conf" && echo "$p"
-	done
-	return 0
-}
-
 @test "make demo: the pool fills, a chat goes through, Ctrl-C leaves nothing" {
 	local out=$BATS_TEST_TMPDIR/demo.out d pg
 	# a session of its own, as a terminal would give it; Ctrl-C is a SIGINT
@@ -47,14 +36,14 @@ ours() {
 		chat_stop staff
 		chat_stop client
 	)
-	run -0 ours "$d"
+	run -0 ours "$d/helpim.conf" "$d"
 	assert [ "${#lines[@]}" -ge 5 ]
 	# Ctrl-C
 	kill -INT -- "-$pg"
 	wait_until 60 sh -c "! kill -0 $pg 2>/dev/null"
 	run -0 cat "$out"
 	assert_line 'helpim-demo: stopped; nothing left running'
-	run -0 ours "$d"
+	run -0 ours "$d/helpim.conf" "$d"
 	assert_output ""
 	assert [ ! -e "$d" ]
 }

@@ -131,6 +131,18 @@ prog_pid() {
 	return 1
 }
 
+# ours CONF [TEXT]: the programs running with the configuration CONF (and
+# helpim-run's stage wrappers), and the processes whose argv holds TEXT
+ours() {
+	local p
+	[ -z "${2:-}" ] || pgrep -f -- "$2" || true
+	for p in $(pgrep -f '^(helpim-|sh -c echo)'); do
+		tr '\0' '\n' 2>/dev/null <"/proc/$p/environ" |
+			grep -qxF "HELPIM_CONF=$1" && echo "$p"
+	done
+	return 0
+}
+
 # helpim-run in the background for this file, its stderr in run.log
 run_start() {
 	run_start_nowait
