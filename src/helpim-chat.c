@@ -147,7 +147,9 @@ on_presence(xmpp_conn_t *c, xmpp_stanza_t *st, void *arg)
 			printf("banned %s\n", room);
 		else
 			printf("left %s\n", room);
-		room_free(r);
+		/* unless it ends an earlier stay, and a new join is pending */
+		if (r->in || strcmp(r->nick, nick) == 0)
+			room_free(r);
 		return 1;
 	}
 	if (!r->in) {
@@ -295,6 +297,8 @@ command(char *line, unsigned long lineno)
 		free(r->nick);
 		if ((r->nick = strdup(f[2])) == NULL)
 			log_err(EXIT_TEMP, "strdup");
+		/* a join after a leave not yet answered: this one is pending */
+		r->in = 0;
 		x = st_tag(ctx, "x", NS_MUC);
 		if (nf == 4)
 			st_add_text(ctx, x, "password", f[3]);
@@ -408,7 +412,8 @@ main(int argc, char *argv[])
 		xmpp_conn_set_jid(conn, domain);
 	xmpp_conn_set_sockopt_callback(conn, st_on_sockopt);
 	if (xmpp_connect_client(conn, host, port, on_conn, NULL) != 0)
-		log_errx(EXIT_TEMP, "cannot connect to %s port %ld", host, port);
+		log_errx(EXIT_TEMP, "cannot connect to %s port %ld", host,
+		    port);
 
 	while (!gone) {
 		if (sigquit)
