@@ -178,7 +178,8 @@ readsecret(struct conf *c)
 		return -1;
 	}
 	if (fstat(fd, &st) == -1 || (st.st_mode & 077) != 0) {
-		log_errorx("%s: readable by others; chmod 600 it", c->password_file);
+		log_errorx("%s: readable by others; chmod 600 it",
+		    c->password_file);
 		close(fd);
 		return -1;
 	}
@@ -225,12 +226,13 @@ check(struct conf *c, const char *path, const char *seen, int flags)
 			return -1;
 		}
 	if (strchr(c->jid, '@') == NULL || strchr(c->jid, '/') != NULL) {
-		log_errorx("%s: jid '%s' is not of the form user@host", path, c->jid);
+		log_errorx("%s: jid '%s' is not of the form user@host", path,
+		    c->jid);
 		return -1;
 	}
 	if ((c->password[0] != '\0') == (c->password_file[0] != '\0')) {
-		log_errorx("%s: give exactly one of 'password' and 'password_file'",
-		    path);
+		log_errorx("%s: give exactly one of 'password' and "
+		    "'password_file'", path);
 		return -1;
 	}
 	if (dbsecret(c->db)) {
@@ -240,8 +242,8 @@ check(struct conf *c, const char *path, const char *seen, int flags)
 	}
 	if (c->tls == TLS_OFF &&
 	    !loopback(c->server[0] != '\0' ? c->server : strchr(c->jid, '@') + 1)) {
-		log_errorx("%s: 'tls = off' is allowed only for a loopback server",
-		    path);
+		log_errorx("%s: 'tls = off' is allowed only for a loopback "
+		    "server", path);
 		return -1;
 	}
 	if (c->max_chatters < 1) {
@@ -298,7 +300,8 @@ conf_load(struct conf *c, const char *path, int flags)
 		if (*k == '#' || *k == '\0')
 			continue;
 		if ((eq = strchr(k, '=')) == NULL) {
-			log_errorx("%s:%lu: expected 'key = value'", path, lineno);
+			log_errorx("%s:%lu: expected 'key = value'", path,
+			    lineno);
 			goto out;
 		}
 		*eq = '\0';
@@ -317,7 +320,8 @@ conf_load(struct conf *c, const char *path, int flags)
 		}
 		seen[i] = 1;
 		if (setkey(c, &keys[i], v) == -1) {
-			log_errorx("%s:%lu: bad value for '%s'", path, lineno, k);
+			log_errorx("%s:%lu: bad value for '%s'", path, lineno,
+			    k);
 			goto out;
 		}
 	}

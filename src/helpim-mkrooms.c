@@ -617,7 +617,8 @@ xmpp_up(void)
 	host = c.server[0] != '\0' ? c.server : strchr(c.jid, '@') + 1;
 	if (xmpp_connect_client(conn, c.server[0] != '\0' ? c.server : NULL,
 	    c.port, on_conn, NULL) != XMPP_EOK)
-		log_errx(EXIT_TEMP, "cannot connect to %s port %d", host, c.port);
+		log_errx(EXIT_TEMP, "cannot connect to %s port %d", host,
+		    c.port);
 	t0 = line_now_ms();
 	while (!online && !connfail && !gotsig) {
 		xmpp_run_once(ctx, 100);
@@ -820,7 +821,8 @@ db_doubt(void)
 				failed++;
 				room_free(&rooms[batch[i]]);
 			}
-		log_warnx("%d rooms may be left on the server unpublished", nbatch);
+		log_warnx("%d rooms may be left on the server unpublished",
+		    nbatch);
 		return;
 	}
 	abuf[off++] = '{';
@@ -1035,9 +1037,9 @@ main(int argc, char *argv[])
 	if (lowercheck(c.room_prefix, "-_.") == -1 ||
 	    lowercheck(c.muc_domain, "-.") == -1) {
 		conf_clear(&c);
-		log_errx(EXIT_PERM, "%s: 'room_prefix' and 'muc_domain' may hold "
-		    "only letters, digits, '-', '.' (and '_' in the prefix)",
-		    c.path);
+		log_errx(EXIT_PERM, "%s: 'room_prefix' and 'muc_domain' may "
+		    "hold only letters, digits, '-', '.' (and '_' in the "
+		    "prefix)", c.path);
 	}
 	prefixlen = strlen(c.room_prefix);
 	xmlescape(nickx, sizeof(nickx), c.nick);
@@ -1090,8 +1092,8 @@ main(int argc, char *argv[])
 	}
 	secs = (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
 	if (failed > 0 || started < n)
-		log_warnx("created %ld, failed %ld, not tried %ld, %.2f seconds, "
-		    "%.1f rooms/s", created, failed, n - started, secs,
+		log_warnx("created %ld, failed %ld, not tried %ld, %.2f "
+		    "seconds, %.1f rooms/s", created, failed, n - started, secs,
 		    secs > 0 ? created / secs : 0.0);
 	else
 		log_debug("created %ld, failed 0, not tried 0, %.2f seconds, "

@@ -193,8 +193,8 @@ flush(void)
 			if ((r = apply(i, i + 1)) == -2)
 				break;
 			if (r == -1)
-				log_warnx("line %lu: %s, skipped", batch[i].lineno,
-				    dberrbuf);
+				log_warnx("line %lu: %s, skipped",
+				    batch[i].lineno, dberrbuf);
 			ndone = i + 1;
 		}
 	}
@@ -343,10 +343,10 @@ main(int argc, char *argv[])
 				version = 1;
 				if (strncmp(line, "helpim-events|", 14) == 0) {
 					if (strcmp(line, EVENTS_VERSION) != 0)
-						log_errx(EXIT_PERM, "line %lu: '%.40s' "
-						    "is not supported; expected "
-						    "'%s'", lr.lineno, line,
-						    EVENTS_VERSION);
+						log_errx(EXIT_PERM, "line %lu: "
+						    "'%.40s' is not supported; "
+						    "expected '%s'", lr.lineno,
+						    line, EVENTS_VERSION);
 					continue;
 				}
 				log_warnx("line %lu: no version line '%s'",
@@ -362,8 +362,8 @@ main(int argc, char *argv[])
 		if (quit && stop == 0)
 			stop = line_now_ms() + DRAIN_MS;
 		if (stop != 0 && line_now_ms() >= stop) {
-			log_warnx("stdin still open %d s after the signal to stop",
-			    DRAIN_MS / 1000);
+			log_warnx("stdin still open %d s after the signal to "
+			    "stop", DRAIN_MS / 1000);
 			break;
 		}
 		/* commit before waiting for more input */
