@@ -12,20 +12,6 @@ setup_file() {
 }
 teardown_file() { sandbox_down; }
 
-# conf NAME key=value...: a copy of the sandbox config with these keys set.
-conf() {
-	local f=$BATS_FILE_TMPDIR/$1.conf kv
-	shift
-	cp "$HELPIM_CONF" "$f"
-	for kv in "$@"; do
-		grep -v "^${kv%%=*} *=" "$f" >"$f.new" || true
-		echo "${kv%%=*} = ${kv#*=}" >>"$f.new"
-		mv "$f.new" "$f"
-	done
-	chmod 600 "$f"
-	echo "$f"
-}
-
 # The rooms that exist on the server (tombstones of destroyed ones aside)
 # and the rows, both sorted: they must always be the same list.  Rooms
 # named gone-* are left out: the XMPP server is killed under them.
@@ -60,7 +46,7 @@ available() {
 	assert_output ""
 	run -100 helpim-mkrooms -x
 	assert_output --partial "usage: helpim-mkrooms"
-	run -100 helpim-mkrooms -n -f "$(conf badprefix 'room_prefix=a@b')"
+	run -100 helpim-mkrooms -n -f "$(conf_with badprefix 'room_prefix=a@b')"
 	assert_output --partial "room_prefix"
 }
 
@@ -84,7 +70,7 @@ available() {
 
 @test "rows are published with their instance and a NOTIFY each" {
 	local f out
-	f=$(conf notify instance=notify pool_size=3)
+	f=$(conf_with notify instance=notify pool_size=3)
 	out=$BATS_TEST_TMPDIR/listen
 	printf 'LISTEN helpim;\nSELECT pg_sleep(%d);\n' $((3 * ${HELPIM_SLOW:-1})) |
 		psql -X -q >"$out" 2>&1 3>&- &
@@ -146,7 +132,7 @@ available() {
 	     ('fake-3@rooms.localhost', 'x', 'cap', 'closed'),
 	     ('fake-4@rooms.localhost', 'x', 'cap', 'lost'),
 	     ('fake-5@rooms.localhost', 'x', 'other', 'chatting')"
-	f=$(conf cap instance=cap pool_size=5 max_rooms=6)
+	f=$(conf_with cap instance=cap pool_size=5 max_rooms=6)
 	run -0 --separate-stderr helpim-mkrooms -f "$f"
 	assert_equal "${#lines[@]}" 4
 	run -0 available cap
@@ -165,7 +151,7 @@ available() {
 
 @test "two runs at the same moment do not overshoot" {
 	local f
-	f=$(conf twice instance=twice pool_size=60 max_rooms=100)
+	f=$(conf_with twice instance=twice pool_size=60 max_rooms=100)
 	helpim-mkrooms -f "$f" >"$BATS_TEST_TMPDIR/a" 2>&1 3>&- &
 	helpim-mkrooms -f "$f" >"$BATS_TEST_TMPDIR/b" 2>&1 3>&- &
 	wait
@@ -177,14 +163,14 @@ available() {
 }
 
 @test "a wrong XMPP password is a permanent failure" {
-	run -100 helpim-mkrooms -c 1 -f "$(conf wrongpw password=not-the-password)"
+	run -100 helpim-mkrooms -c 1 -f "$(conf_with wrongpw password=not-the-password)"
 	assert_output --partial "wrong password"
 	refute_output --partial "not-the-password"
 	assert_same_rooms
 }
 
 @test "an unreachable XMPP server is a temporary failure" {
-	run -111 helpim-mkrooms -c 1 -f "$(conf closed port=1)"
+	run -111 helpim-mkrooms -c 1 -f "$(conf_with closed port=1)"
 	assert_output --partial "cannot connect to 127.0.0.1 port 1"
 	assert_same_rooms
 }
@@ -198,7 +184,7 @@ available() {
 }
 
 @test "an account that may not create rooms is a permanent failure" {
-	run -100 helpim-mkrooms -c 3 -f "$(conf other jid=other@localhost \
+	run -100 helpim-mkrooms -c 3 -f "$(conf_with other jid=other@localhost \
 		password=pwfor-other instance=other)"
 	assert_output --partial "not-allowed"
 	assert_output --partial "the bot account other@localhost may not create rooms"
@@ -220,7 +206,7 @@ available() {
 	     END \$\$;
 	     CREATE TRIGGER limit3 BEFORE INSERT ON helpim.rooms FOR EACH ROW
 	     WHEN (NEW.instance = 'partial') EXECUTE FUNCTION public.limit3()"
-	f=$(conf partial instance=partial pool_size=8)
+	f=$(conf_with partial instance=partial pool_size=8)
 	run -111 --separate-stderr helpim-mkrooms -j 1 -f "$f"
 	sql "DROP TRIGGER limit3 ON helpim.rooms; DROP FUNCTION public.limit3()"
 	assert_regex "$stderr" 'three rooms are enough'
@@ -235,7 +221,7 @@ available() {
 
 @test "SIGTERM stops the run cleanly: what was made is published" {
 	local f pid rc=0
-	f=$(conf term instance=term pool_size=0 max_rooms=2000)
+	f=$(conf_with term instance=term pool_size=0 max_rooms=2000)
 	helpim-mkrooms -c 1000 -j 8 -f "$f" >"$BATS_TEST_TMPDIR/out" \
 		2>"$BATS_TEST_TMPDIR/err" 3>&- &
 	pid=$!
@@ -252,7 +238,7 @@ available() {
 
 @test "the database going away mid-run: exit 111, nothing half-published" {
 	local f pid rc=0
-	f=$(conf dbgone instance=dbgone pool_size=0 max_rooms=2000)
+	f=$(conf_with dbgone instance=dbgone pool_size=0 max_rooms=2000)
 	helpim-mkrooms -c 1000 -f "$f" >"$BATS_TEST_TMPDIR/out" \
 		2>"$BATS_TEST_TMPDIR/err" 3>&- &
 	pid=$!
@@ -271,7 +257,7 @@ available() {
 
 @test "the XMPP server going away mid-run: exit 111, no row without a room" {
 	local f pid rc=0
-	f=$(conf xmppgone instance=xmppgone room_prefix=gone- pool_size=0 \
+	f=$(conf_with xmppgone instance=xmppgone room_prefix=gone- pool_size=0 \
 		max_rooms=2000)
 	helpim-mkrooms -c 1000 -f "$f" >"$BATS_TEST_TMPDIR/out" \
 		2>"$BATS_TEST_TMPDIR/err" 3>&- &
@@ -296,7 +282,7 @@ available() {
 
 @test "1000 rooms in one run: distinct names and passwords, and the rate" {
 	local f
-	f=$(conf many instance=many pool_size=0 max_rooms=2000)
+	f=$(conf_with many instance=many pool_size=0 max_rooms=2000)
 	run -0 --separate-stderr helpim-mkrooms -v -c 1000 -j 64 -f "$f"
 	printf "# %s\n" "${stderr_lines[@]}" >&3
 	assert_equal "${#lines[@]}" 1000

@@ -11,11 +11,7 @@ setup_file() {
 teardown_file() { sandbox_down; }
 
 # conf CONNINFO: a configuration with another db line, in $C
-conf() {
-	C=$BATS_TEST_TMPDIR/helpim.conf
-	sed "s|^db = .*|db = $1|" "$HELPIM_CONF" >"$C"
-	chmod 600 "$C"
-}
+conf() { C=$(conf_with db "db=$1"); }
 
 # each EXIT: all three programs exit EXIT with the configuration $C
 each() {

@@ -46,20 +46,6 @@ xmpp() {
 	helpim-sandbox start-xmpp "$SB"
 }
 
-# conf NAME key=value...: a copy of the sandbox config with these keys set.
-conf() {
-	local f=$BATS_FILE_TMPDIR/$1.conf kv
-	shift
-	cp "$HELPIM_CONF" "$f"
-	for kv in "$@"; do
-		grep -v "^${kv%%=*} *=" "$f" >"$f.new" || true
-		echo "${kv%%=*} = ${kv#*=}" >>"$f.new"
-		mv "$f.new" "$f"
-	done
-	chmod 600 "$f"
-	echo "$f"
-}
-
 available() {
 	sql "SELECT count(*) FROM helpim.rooms WHERE instance = '$1'"
 }
@@ -76,7 +62,7 @@ watch_one() {
 }
 
 @test "tls is required unless the configuration says off" {
-	run -0 helpim-conf -f "$(conf deflt 'tls=required')" tls
+	run -0 helpim-conf -f "$(conf_with deflt 'tls=required')" tls
 	assert_output required
 	grep -v '^tls' "$HELPIM_CONF" >"$BATS_FILE_TMPDIR/notls.conf"
 	chmod 600 "$BATS_FILE_TMPDIR/notls.conf"
@@ -86,7 +72,7 @@ watch_one() {
 
 @test "tls = required: a server that offers no TLS is refused" {
 	xmpp plain
-	run -111 helpim-mkrooms -f "$(conf req 'tls=required' 'instance=plain')"
+	run -111 helpim-mkrooms -f "$(conf_with req 'tls=required' 'instance=plain')"
 	assert_output --partial "helpim-mkrooms: error: cannot connect"
 	run -0 available plain
 	assert_output 0
@@ -97,14 +83,14 @@ watch_one() {
 
 @test "a certificate of an unknown CA is refused, by mkrooms and watch" {
 	xmpp tls
-	run -111 helpim-mkrooms -f "$(conf noca 'tls=required' 'instance=noca')"
+	run -111 helpim-mkrooms -f "$(conf_with noca 'tls=required' 'instance=noca')"
 	assert_output --partial "helpim-mkrooms: error: cannot connect"
-	run -111 helpim-mkrooms -f "$(conf otherca 'tls=required' \
+	run -111 helpim-mkrooms -f "$(conf_with otherca 'tls=required' \
 		'instance=noca' "cafile=$SB/xmpp/certs/other.crt")"
 	assert_output --partial "helpim-mkrooms: error: cannot connect"
 	run -0 available noca
 	assert_output 0
-	run -0 helpim-mkrooms -f "$(conf ok 'tls=required' 'instance=ok' \
+	run -0 helpim-mkrooms -f "$(conf_with ok 'tls=required' 'instance=ok' \
 		"cafile=$SB/xmpp/certs/ca.crt")"
 	run -111 watch_one "$BATS_FILE_TMPDIR/noca.conf"
 	refute_output --partial snapshot
@@ -126,7 +112,7 @@ watch_one() {
 }
 
 @test "tls = off: refused for a server that is not loopback" {
-	run -100 helpim-conf -f "$(conf far 'tls=off' 'server=xmpp.example.org')"
+	run -100 helpim-conf -f "$(conf_with far 'tls=off' 'server=xmpp.example.org')"
 	assert_output --partial "'tls = off' is allowed only for a loopback server"
 	run -100 helpim-watch -n -f "$BATS_FILE_TMPDIR/far.conf"
 	run -100 helpim-mkrooms -n -f "$BATS_FILE_TMPDIR/far.conf"

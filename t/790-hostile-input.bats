@@ -18,20 +18,6 @@ teardown_file() {
 	sandbox_down
 }
 
-# conf NAME key=value...: a copy of the sandbox config with these keys set.
-conf() {
-	local f=$BATS_FILE_TMPDIR/$1.conf kv
-	shift
-	cp "$HELPIM_CONF" "$f"
-	for kv in "$@"; do
-		grep -v "^${kv%%=*} *=" "$f" >"$f.new" || true
-		echo "${kv%%=*} = ${kv#*=}" >>"$f.new"
-		mv "$f.new" "$f"
-	done
-	chmod 600 "$f"
-	echo "$f"
-}
-
 # cf PROG: the option that names the configuration file
 cf() {
 	[ "$1" = helpim-rooms ] && echo -c || echo -f
@@ -75,7 +61,7 @@ now() {
 
 @test "an unreachable XMPP server: exit 111" {
 	local c
-	c=$(conf noxmpp port=1 instance=elsewhere)
+	c=$(conf_with noxmpp port=1 instance=elsewhere)
 	run -111 helpim-watch -f "$c" </dev/null
 	assert_output --partial "helpim-watch: error: cannot reach the XMPP server 127.0.0.1 port 1"
 	run -111 helpim-mkrooms -f "$c" </dev/null
@@ -87,7 +73,7 @@ now() {
 
 @test "an unreachable database: exit 111" {
 	local c p
-	c=$(conf nodb "db=host=$BATS_FILE_TMPDIR/nowhere dbname=helpim")
+	c=$(conf_with nodb "db=host=$BATS_FILE_TMPDIR/nowhere dbname=helpim")
 	for p in helpim-mkrooms helpim-rooms helpim-setstatus; do
 		run -111 "$p" "$(cf "$p")" "$c" </dev/null
 		assert_output --regexp "^$p: error: .*(database|connection|socket)"

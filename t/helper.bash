@@ -56,6 +56,20 @@ sandbox_down() {
 	rm -rf "$SB"
 }
 
+# conf_with NAME key=value...: a copy of the sandbox config with these keys set.
+conf_with() {
+	local f=$BATS_FILE_TMPDIR/$1.conf kv
+	shift
+	cp "$HELPIM_CONF" "$f"
+	for kv in "$@"; do
+		grep -v "^${kv%%=*} *=" "$f" >"$f.new" || true
+		echo "${kv%%=*} = ${kv#*=}" >>"$f.new"
+		mv "$f.new" "$f"
+	done
+	chmod 600 "$f"
+	echo "$f"
+}
+
 sql() {
 	psql -X -A -t -q -v ON_ERROR_STOP=1 -c "$1"
 }
