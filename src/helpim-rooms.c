@@ -18,6 +18,8 @@
 #include "helpim.h"
 
 #define OPEN	"status NOT IN ('closed', 'lost')"
+#define LOCK_KEY	"7243"	/* with hashtext(instance): one pipeline */
+#define LOCK_TRIES	25	/* every 0.2 s: a predecessor's session ends */
 
 struct seen {
 	const char	*jid;
@@ -74,22 +76,37 @@ out(void)
 	}
 }
 
-/* The last field, free text, is cut so that the line fits LINE_MAX_LEN. */
+/*
+ * VERB|JID|FIELD..., each field percent-encoded; the fields from cut on
+ * are left out, and the last one before cut is cut short, if the line
+ * would not fit LINE_MAX_LEN (a long close reason, nicks of a watch line).
+ */
 static void
-feedline(const char *verb, const char *jid, const char *a, const char *b)
+feedline(const char *verb, const char *jid, int n, int cut,
+    const char **f)
 {
-	char enc[LINE_MAX_LEN + 1];
-	size_t room;
+	char line[LINE_MAX_LEN + 2];
+	size_t len, room;
+	int i;
 
-	room = LINE_MAX_LEN - strlen(verb) - strlen(jid) - 2;
-	if (b != NULL)
-		room -= strlen(a) + 1;
-	line_encode(enc, room + 1, b == NULL ? a : b);
-	if (b == NULL)
-		printf("%s|%s|%s\n", verb, jid, enc);
-	else
-		printf("%s|%s|%s|%s\n", verb, jid, a, enc);
-	explicit_bzero(enc, sizeof(enc));	/* a room password */
+	len = snprintf(line, sizeof(line), "%s|%s", verb, jid);
+	for (i = 0; i < n && len < LINE_MAX_LEN; i++) {
+		if (f[i] == NULL)
+			continue;
+		room = LINE_MAX_LEN - len - 1;
+		/* line_encode never splits an encoding, and ends the string */
+		if (line_encode(line + len + 1, room + 1, f[i]) > room) {
+			if (i >= cut)
+				break;
+			line[len] = '|';
+			len += 1 + strlen(line + len + 1);
+			break;
+		}
+		line[len] = '|';
+		len += 1 + strlen(line + len + 1);
+	}
+	puts(line);
+	explicit_bzero(line, sizeof(line));	/* a room password */
 }
 
 static int
@@ -125,13 +142,13 @@ static void
 feed(int remember)
 {
 	PGresult *res;
-	const char *jid, *closeat;
+	const char *jid, *closeat, *f[4];
 	int i, n;
 
 	res = query("SELECT jid, status, password, close_requested_at::text, "
-	    "coalesce(close_reason, '') FROM helpim.rooms "
-	    "WHERE instance = $1 AND " OPEN " ORDER BY id", 1, conf.instance,
-	    NULL);
+	    "coalesce(close_reason, ''), staff_nick, client_nick, new_password "
+	    "FROM helpim.rooms WHERE instance = $1 AND " OPEN " ORDER BY id", 1,
+	    conf.instance, NULL);
 	n = PQntuples(res);
 	if (remember && n > 0 &&
 	    (seen = reallocarray(NULL, n, sizeof(*seen))) == NULL)
@@ -140,10 +157,19 @@ feed(int remember)
 	for (i = 0; i < n; i++) {
 		jid = PQgetvalue(res, i, 0);
 		closeat = PQgetisnull(res, i, 3) ? NULL : PQgetvalue(res, i, 3);
-		feedline("watch", jid, PQgetvalue(res, i, 1),
-		    PQgetvalue(res, i, 2));
-		if (closeat != NULL)
-			feedline("close", jid, PQgetvalue(res, i, 4), NULL);
+		f[0] = PQgetvalue(res, i, 1);
+		f[1] = PQgetvalue(res, i, 2);
+		f[2] = PQgetisnull(res, i, 5) ? NULL : PQgetvalue(res, i, 5);
+		f[3] = PQgetisnull(res, i, 6) ? NULL : PQgetvalue(res, i, 6);
+		feedline("watch", jid, 4, 2, f);
+		if (!PQgetisnull(res, i, 7)) {
+			f[0] = PQgetvalue(res, i, 7);
+			feedline("rekey", jid, 1, 1, f);
+		}
+		if (closeat != NULL) {
+			f[0] = PQgetvalue(res, i, 4);
+			feedline("close", jid, 1, 1, f);
+		}
 		if (remember) {
 			seen[i].jid = strdup(jid);
 			seen[i].closeat = closeat ? strdup(closeat) : NULL;
@@ -156,6 +182,7 @@ feed(int remember)
 	if (nseen > 0)
 		qsort(seen, nseen, sizeof(*seen), seencmp);
 	wipe(res, 2);
+	wipe(res, 7);
 	PQclear(res);
 	out();
 }
@@ -165,7 +192,7 @@ notified(const char *payload)
 {
 	PGresult *res;
 	struct seen *s;
-	const char *jid;
+	const char *jid, *f[2];
 
 	if (strncmp(payload, "watch ", 6) == 0) {
 		jid = payload + 6;
@@ -174,10 +201,22 @@ notified(const char *payload)
 		res = query("SELECT status, password FROM helpim.rooms "
 		    "WHERE jid = $1 AND instance = $2 AND " OPEN, 2, jid,
 		    conf.instance);
-		if (PQntuples(res) == 1)
-			feedline("watch", jid, PQgetvalue(res, 0, 0),
-			    PQgetvalue(res, 0, 1));
+		if (PQntuples(res) == 1) {
+			f[0] = PQgetvalue(res, 0, 0);
+			f[1] = PQgetvalue(res, 0, 1);
+			feedline("watch", jid, 2, 2, f);
+		}
 		wipe(res, 1);
+	} else if (strncmp(payload, "rekey ", 6) == 0) {
+		jid = payload + 6;
+		res = query("SELECT new_password FROM helpim.rooms "
+		    "WHERE jid = $1 AND instance = $2 AND " OPEN
+		    " AND new_password IS NOT NULL", 2, jid, conf.instance);
+		if (PQntuples(res) == 1) {
+			f[0] = PQgetvalue(res, 0, 0);
+			feedline("rekey", jid, 1, 1, f);
+		}
+		wipe(res, 0);
 	} else if (strncmp(payload, "close ", 6) == 0) {
 		jid = payload + 6;
 		res = query("SELECT coalesce(close_reason, ''), "
@@ -187,11 +226,79 @@ notified(const char *payload)
 		    conf.instance);
 		if (PQntuples(res) == 1 && ((s = lookup(jid)) == NULL ||
 		    s->closeat == NULL ||
-		    strcmp(s->closeat, PQgetvalue(res, 0, 1)) != 0))
-			feedline("close", jid, PQgetvalue(res, 0, 0), NULL);
+		    strcmp(s->closeat, PQgetvalue(res, 0, 1)) != 0)) {
+			f[0] = PQgetvalue(res, 0, 0);
+			feedline("close", jid, 1, 1, f);
+		}
 	} else
 		return;
 	PQclear(res);
+}
+
+/*
+ * The session that holds the instance's lock, if it is a helpim-rooms of
+ * this host that is dead (the host restarted, and the database has not
+ * noticed yet): ended, so that the lock is free.  Else its name and start.
+ */
+static void
+holder(char *buf, size_t size)
+{
+	PGresult *res;
+	char host[256], me[300];
+	const char *name;
+	pid_t pid;
+
+	res = query("SELECT a.pid::text, coalesce(a.application_name, ''), "
+	    "a.backend_start::text FROM pg_locks AS l JOIN pg_stat_activity "
+	    "AS a USING (pid) WHERE l.locktype = 'advisory' AND l.granted AND "
+	    "l.classid = " LOCK_KEY " AND l.objid = hashtext($1)::oid AND "
+	    "l.objsubid = 2", 1, conf.instance, NULL);
+	if (PQntuples(res) != 1) {
+		strlcpy(buf, "a session this role cannot see", size);
+		PQclear(res);
+		return;
+	}
+	name = PQgetvalue(res, 0, 1);
+	snprintf(buf, size, "%s, connected since %s", name,
+	    PQgetvalue(res, 0, 2));
+	if (gethostname(host, sizeof(host)) == 0 &&
+	    sscanf(name, "helpim-rooms %d@%255s", &pid, me) == 2 &&
+	    strcmp(me, host) == 0 && pid != getpid() && kill(pid, 0) == -1 &&
+	    errno == ESRCH) {
+		log_warnx("ending the session of a dead helpim-rooms (pid %d)",
+		    (int)pid);
+		PQclear(query("SELECT pg_terminate_backend($1::integer)", 1,
+		    PQgetvalue(res, 0, 0), NULL));
+	}
+	PQclear(res);
+}
+
+/*
+ * One pipeline per instance: the feed holds the instance's lock while it
+ * runs, and the database drops it with the session.  A second pipeline
+ * gets no feed, so its helpim-watch never goes online.
+ */
+static void
+lock_instance(void)
+{
+	char who[512];
+	PGresult *res;
+	int i, got;
+
+	for (i = 0; i < LOCK_TRIES && !quit; i++) {
+		res = query("SELECT pg_try_advisory_lock(" LOCK_KEY ", "
+		    "hashtext($1))", 1, conf.instance, NULL);
+		got = *PQgetvalue(res, 0, 0) == 't';
+		PQclear(res);
+		if (got)
+			return;
+		holder(who, sizeof(who));
+		poll(NULL, 0, 200);
+	}
+	if (quit)
+		exit(0);
+	log_errx(EXIT_PERM, "instance '%s' runs already (%s): not starting "
+	    "a second pipeline", conf.instance, who);
 }
 
 static void
@@ -200,6 +307,7 @@ follow(void)
 	struct pollfd pfd[2];
 	PGnotify *nf;
 
+	lock_instance();
 	PQclear(query("LISTEN helpim", 0, NULL, NULL));
 	feed(1);
 	log_info("%zu open rooms listed, following", nseen);
@@ -227,6 +335,20 @@ follow(void)
 		    (!PQconsumeInput(db) || PQstatus(db) == CONNECTION_BAD))
 			dbfail(NULL);
 	}
+}
+
+/* pg_stat_activity names the program, its pid and host. */
+static void
+name_session(void)
+{
+	char name[320], host[256];
+
+	if (gethostname(host, sizeof(host)) == -1)
+		strlcpy(host, "?", sizeof(host));
+	snprintf(name, sizeof(name), "helpim-rooms %d@%s", (int)getpid(),
+	    host);
+	PQclear(query("SELECT set_config('application_name', $1, false)", 1,
+	    name, NULL));
 }
 
 static void
@@ -443,6 +565,7 @@ main(int argc, char *argv[])
 	db = PQconnectdb(conf.db);
 	if (PQstatus(db) != CONNECTION_OK)
 		dbfail(NULL);
+	name_session();
 	switch (mode) {
 	case 'f':
 		follow();

@@ -42,6 +42,7 @@ static int		 ndone;		/* applied already: a room was locked */
 static PGconn		*db;
 static struct conf	 conf;
 static char		 dberrbuf[512];
+static char		 since[64];	/* started: the rooms seen since */
 static volatile sig_atomic_t quit;
 
 static void
@@ -211,7 +212,7 @@ static void
 sweep(void)
 {
 	char t[3][32];
-	const char *p[4];
+	const char *p[5];
 	PGresult *res;
 
 	snprintf(t[0], sizeof(t[0]), "%lld ms", conf.staff_claim_timeout);
@@ -221,7 +222,8 @@ sweep(void)
 	p[1] = t[1];
 	p[2] = t[2];
 	p[3] = conf.instance;
-	res = PQexecPrepared(db, "sweep", 4, p, NULL, NULL, 0);
+	p[4] = since;
+	res = PQexecPrepared(db, "sweep", 5, p, NULL, NULL, 0);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		if (PQstatus(db) == CONNECTION_BAD)
 			lost(res);
@@ -332,7 +334,13 @@ main(int argc, char *argv[])
 	PQclear(res);
 	prepare("apply", "SELECT helpim.apply_events($1, $2, $3, $4, $5, $6)",
 	    NPARAM);
-	prepare("sweep", "SELECT helpim.sweep($1, $2, $3, $4)", 4);
+	prepare("sweep", "SELECT helpim.sweep($1, $2, $3, $4, $5)", 5);
+	/* no claim expires in a room not seen (a snapshot) since now */
+	res = PQexec(db, "SELECT now()::text");
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		lost(res);
+	strlcpy(since, PQgetvalue(res, 0, 0), sizeof(since));
+	PQclear(res);
 
 	memset(&lr, 0, sizeof(lr));
 	next = line_now_ms();

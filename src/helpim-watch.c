@@ -20,15 +20,25 @@
 #define NS_MUC_USER	"http://jabber.org/protocol/muc#user"
 #define NS_MUC_ADMIN	"http://jabber.org/protocol/muc#admin"
 #define NS_MUC_OWNER	"http://jabber.org/protocol/muc#owner"
+#define NS_MUC_ROOMCONFIG "http://jabber.org/protocol/muc#roomconfig"
+#define NS_WATCH	"urn:helpim:watch"	/* our sessions' presence */
 #define DESTROY_ID	"destroy "	/* + room JID */
+#define REKEY_ID	"rekey "	/* + room JID */
 #define KICK_ID		"kick "		/* + room JID/nick */
 #define BAN_ID		"ban "		/* + room JID */
 #define FULL_REASON	"room full"
 #define EMPTY_REASON	"empty"
 #define NICK_TRIES	5		/* nick, nick-2, then nick-RANDOM */
 #define NICK_RETRY	60000		/* ms: all taken, try again then */
+#define JOIN_TIMEOUT	15000		/* ms: a join not answered is sent again */
+#define BACKOFF_MIN	1000		/* ms: after a temporary error, */
+#define BACKOFF_MAX	60000		/* doubling up to this */
+#define SETTLE		500		/* ms online before joining: time for
+					   a running watcher to say so */
 
 enum state { JOINING, IN, CLOSING };
+/* the new password of a room whose claim expired */
+enum rekey { REKEY_NONE, REKEY_SENT, REKEY_WAIT, REKEY_FAILED };
 
 struct occ {
 	char		*nick;
@@ -40,13 +50,20 @@ struct occ {
 struct room {
 	char		*jid;		/* bare, lower case: the key */
 	char		*pass;		/* until joined */
+	char		*newpass;	/* to set: a claim expired */
 	char		*reason;	/* close asked for, or under way */
+	char		*self;		/* our nick, as the room says (110) */
+	char		*named[FEED_NAMED]; /* whom the database expects */
 	struct occ	*occ;
-	long long	 due;		/* destroy if empty then */
+	long long	 due;		/* IN: destroy if empty then; JOINING:
+					   join again; CLOSING: destroy again */
+	long long	 retry;		/* IN: send the new password again */
+	unsigned int	 backoff;	/* ms: after a temporary error */
 	unsigned short	 nocc;
 	unsigned char	 state;
 	unsigned char	 had;		/* a chatter came before */
 	unsigned char	 tries;		/* joins refused with conflict */
+	unsigned char	 rekey;		/* REKEY_* */
 	unsigned short	 sfx;		/* nick-sfx; 0: the plain nick */
 };
 
@@ -56,6 +73,8 @@ static xmpp_conn_t *conn;
 static struct room **rooms;
 static size_t nrooms, roomsize;
 static long long next_due;
+static long long started;	/* ms since the epoch: the older one stays */
+static long long settle;	/* joining from then on */
 static int online, dropped, authfail, in_eof, leaving;
 static volatile sig_atomic_t sigquit;
 
@@ -177,6 +196,10 @@ room_del(struct room *r)
 	}
 	free(r->occ);
 	freesecret(&r->pass);
+	freesecret(&r->newpass);
+	for (i = 0; i < FEED_NAMED; i++)
+		free(r->named[i]);
+	free(r->self);
 	free(r->reason);
 	free(r->jid);
 	free(r);
@@ -228,11 +251,86 @@ chatters(struct room *r)
 }
 
 static void
-set_due(struct room *r, long long due)
+set_timer(long long *t, long long due)
 {
-	r->due = due;
+	*t = due;
 	if (due != 0 && (next_due == 0 || due < next_due))
 		next_due = due;
+}
+
+static void
+set_due(struct room *r, long long due)
+{
+	set_timer(&r->due, due);
+}
+
+/* After a temporary error: 1 s, doubling up to a minute. */
+static long long
+backoff(struct room *r)
+{
+	r->backoff = r->backoff == 0 ? BACKOFF_MIN :
+	    r->backoff * 2 > BACKOFF_MAX ? BACKOFF_MAX : r->backoff * 2;
+	return line_now_ms() + r->backoff;
+}
+
+/* An error that waiting may mend: the room is tried again, not lost. */
+static int
+temporary(xmpp_stanza_t *st)
+{
+	static const char *conds[] = { "resource-constraint",
+	    "service-unavailable", "internal-server-error",
+	    "remote-server-timeout", "remote-server-not-found" };
+	xmpp_stanza_t *e;
+	const char *type, *c;
+	size_t i;
+
+	if ((e = xmpp_stanza_get_child_by_name(st, "error")) != NULL &&
+	    (type = xmpp_stanza_get_type(e)) != NULL &&
+	    strcmp(type, "wait") == 0)
+		return 1;
+	c = st_condition(st);
+	for (i = 0; i < sizeof(conds) / sizeof(conds[0]); i++)
+		if (strcmp(c, conds[i]) == 0)
+			return 1;
+	return 0;
+}
+
+static int
+is_named(struct room *r, const char *nick)
+{
+	int i;
+
+	for (i = 0; i < FEED_NAMED; i++)
+		if (r->named[i] != NULL && strcmp(r->named[i], nick) == 0)
+			return 1;
+	return 0;
+}
+
+/* All the chatters the room may hold are named: nobody else is let stay. */
+static int
+named_full(struct room *r)
+{
+	int i, n = 0;
+
+	for (i = 0; i < FEED_NAMED; i++)
+		n += r->named[i] != NULL;
+	return n >= conf.max_chatters;
+}
+
+/* The first chatters are the staff member and the client, as the
+ * database takes them. */
+static void
+name(struct room *r, const char *nick)
+{
+	int i;
+
+	if (is_named(r, nick))
+		return;
+	for (i = 0; i < FEED_NAMED && i < conf.max_chatters; i++)
+		if (r->named[i] == NULL) {
+			r->named[i] = xstrdup(nick);
+			return;
+		}
 }
 
 static void
@@ -327,6 +425,30 @@ join(struct room *r)
 	h = st_add(x, st_tag(ctx, "history", NULL));
 	xmpp_stanza_set_attribute(h, "maxstanzas", "0");
 	send_release(p);
+	set_due(r, line_now_ms() + JOIN_TIMEOUT);
+}
+
+/* The room's new password, in its configuration form: only that field. */
+static void
+rekey(struct room *r)
+{
+	xmpp_stanza_t *iq, *q, *x, *f;
+	char id[4096];
+
+	snprintf(id, sizeof(id), REKEY_ID "%s", r->jid);
+	iq = xmpp_iq_new(ctx, "set", id);
+	xmpp_stanza_set_to(iq, r->jid);
+	q = st_add(iq, st_tag(ctx, "query", NS_MUC_OWNER));
+	x = st_add(q, st_tag(ctx, "x", "jabber:x:data"));
+	xmpp_stanza_set_type(x, "submit");
+	f = st_add(x, st_tag(ctx, "field", NULL));
+	xmpp_stanza_set_attribute(f, "var", "FORM_TYPE");
+	st_add_text(ctx, f, "value", NS_MUC_ROOMCONFIG);
+	f = st_add(x, st_tag(ctx, "field", NULL));
+	xmpp_stanza_set_attribute(f, "var", "muc#roomconfig_roomsecret");
+	st_add_text(ctx, f, "value", r->newpass);
+	send_release(iq);
+	r->rekey = REKEY_SENT;
 }
 
 /*
@@ -437,11 +559,39 @@ is_bot(const char *realjid)
 	    (realjid[n] == '\0' || realjid[n] == '/');
 }
 
+/* An extra chatter: kicked, no longer counted. */
+static void
+make_extra(struct room *r, int i)
+{
+	r->occ[i].extra = 1;
+	kick(r, r->occ[i].nick, FULL_REASON);
+}
+
+/*
+ * Too many chatters (the bot was away), or once every chatter the room may
+ * hold is named, anybody else: those the database does not name go, the
+ * last listed first; one it names only if nobody else can (never, while
+ * the names are right).  Prosody lists occupants in no order of arrival.
+ */
+static void
+trim(struct room *r)
+{
+	int i, full = named_full(r);
+
+	for (i = r->nocc - 1; i >= 0; i--)
+		if (!r->occ[i].extra && !is_named(r, r->occ[i].nick) &&
+		    (full || chatters(r) > conf.max_chatters))
+			make_extra(r, i);
+	for (i = r->nocc - 1; i >= 0 && chatters(r) > conf.max_chatters; i--)
+		if (!r->occ[i].extra)
+			make_extra(r, i);
+}
+
 static void
 self_presence(struct room *r, xmpp_stanza_t *st, xmpp_stanza_t *x,
-    int unavailable)
+    const char *nick, int unavailable)
 {
-	int i, n;
+	int i;
 
 	if (unavailable) {
 		if (leaving || r->state == CLOSING || st_has_code(x, "332"))
@@ -455,6 +605,11 @@ self_presence(struct room *r, xmpp_stanza_t *st, xmpp_stanza_t *x,
 	if (r->state != JOINING)
 		return;
 	freesecret(&r->pass);
+	r->due = 0;
+	r->backoff = 0;
+	/* the server may have changed our nick (210) */
+	free(r->self);
+	r->self = xstrdup(nick);
 	if (st_has_code(x, "201")) {
 		/* it had vanished; our join just made a new, locked one */
 		r->state = CLOSING;
@@ -463,21 +618,34 @@ self_presence(struct room *r, xmpp_stanza_t *st, xmpp_stanza_t *x,
 		return;
 	}
 	r->state = IN;
-	/* too many already (the bot was away): the snapshot keeps the first */
-	for (i = 0, n = 0; i < r->nocc; i++)
-		if (!r->occ[i].extra && ++n > conf.max_chatters) {
-			r->occ[i].extra = 1;
-			kick(r, r->occ[i].nick, FULL_REASON);
-		}
+	trim(r);
+	if (chatters(r) == 1 && r->named[0] == NULL)
+		for (i = 0; i < r->nocc; i++)
+			if (!r->occ[i].extra)
+				name(r, r->occ[i].nick);
 	snapshot(r);
 	for (i = 0; i < r->nocc; i++)
 		if (r->occ[i].extra)
 			emit("kick", r, chatters(r), 2, r->occ[i].nick,
 			    FULL_REASON);
+	if (r->newpass != NULL)
+		rekey(r);
 	if (r->reason != NULL)
 		close_room(r, r->reason);
 	else if (chatters(r) == 0 && r->had)
 		set_due(r, line_now_ms() + conf.grace);
+}
+
+/* The latest arrival the database does not name, or -1. */
+static int
+last_unnamed(struct room *r)
+{
+	int i;
+
+	for (i = r->nocc - 1; i >= 0; i--)
+		if (!r->occ[i].extra && !is_named(r, r->occ[i].nick))
+			return i;
+	return -1;
 }
 
 static void
@@ -486,7 +654,7 @@ occupant_presence(struct room *r, xmpp_stanza_t *st, xmpp_stanza_t *x,
 {
 	xmpp_stanza_t *item;
 	const char *realjid = NULL, *newnick;
-	int i, extra, n;
+	int i, k, extra, n;
 
 	if ((item = xmpp_stanza_get_child_by_name(x, "item")) != NULL)
 		realjid = xmpp_stanza_get_attribute(item, "jid");
@@ -501,6 +669,12 @@ occupant_presence(struct room *r, xmpp_stanza_t *st, xmpp_stanza_t *x,
 		    NULL) {
 			if (!r->occ[i].extra && r->state != JOINING)
 				emit("nick", r, chatters(r), 2, nick, newnick);
+			for (k = 0; k < FEED_NAMED; k++)
+				if (r->named[k] != NULL &&
+				    strcmp(r->named[k], nick) == 0) {
+					free(r->named[k]);
+					r->named[k] = xstrdup(newnick);
+				}
 			free(r->occ[i].nick);
 			r->occ[i].nick = xstrdup(newnick);
 			/* renamed before our kick came: that kick fails */
@@ -524,13 +698,21 @@ occupant_presence(struct room *r, xmpp_stanza_t *st, xmpp_stanza_t *x,
 		occ_add(r, nick, realjid, 0);
 		return;
 	}
-	if (chatters(r) >= conf.max_chatters) {
+	/* one the database does not name, into a full room: kicked */
+	if (!is_named(r, nick) && (named_full(r) ||
+	    chatters(r) >= conf.max_chatters)) {
 		occ_add(r, nick, realjid, 1);
 		kick(r, nick, FULL_REASON);
 		emit("kick", r, chatters(r), 2, nick, FULL_REASON);
 		return;
 	}
+	/* one it names, into a room full of others: an unnamed one goes */
+	if (chatters(r) >= conf.max_chatters && (k = last_unnamed(r)) >= 0) {
+		make_extra(r, k);
+		emit("kick", r, chatters(r), 2, r->occ[k].nick, FULL_REASON);
+	}
 	occ_add(r, nick, realjid, 0);
+	name(r, nick);
 	r->due = 0;
 	emit("join", r, chatters(r), 2, nick, realjid != NULL ? realjid : "");
 }
@@ -555,6 +737,77 @@ nick_taken(struct room *r)
 	set_due(r, line_now_ms() + NICK_RETRY);
 }
 
+/*
+ * Our presence to the account's other sessions (to == NULL), or the answer
+ * to a newcomer: a watcher of this instance runs, since then.  Priority
+ * -1: no message for the account is ever routed here.
+ */
+static void
+announce(const char *to)
+{
+	xmpp_stanza_t *p, *x;
+	char since[32];
+
+	p = xmpp_presence_new(ctx);
+	if (to != NULL)
+		xmpp_stanza_set_to(p, to);
+	else
+		st_add_text(ctx, p, "priority", "-1");
+	x = st_add(p, st_tag(ctx, "x", NS_WATCH));
+	xmpp_stanza_set_attribute(x, "instance", conf.instance);
+	snprintf(since, sizeof(since), "%lld", started);
+	xmpp_stanza_set_attribute(x, "since", since);
+	if (to != NULL)
+		xmpp_stanza_set_attribute(x, "reply", "1");
+	send_release(p);
+}
+
+/*
+ * Another session of the account.  A newcomer announcing itself is told
+ * that we run; told so in turn by a watcher of our instance that started
+ * first, we go: two watchers of one instance would fight over the rooms.
+ * Only an answer counts, never a presence the server stored: that of a
+ * session that died may linger.
+ */
+static void
+sibling(xmpp_stanza_t *st, const char *from)
+{
+	xmpp_stanza_t *x;
+	const char *inst, *since, *type, *e;
+	long long t;
+
+	if ((x = xmpp_stanza_get_child_by_name_and_ns(st, "x",
+	    NS_WATCH)) == NULL ||
+	    (inst = xmpp_stanza_get_attribute(x, "instance")) == NULL ||
+	    strcmp(inst, conf.instance) != 0 ||
+	    (since = xmpp_stanza_get_attribute(x, "since")) == NULL ||
+	    ((type = xmpp_stanza_get_type(st)) != NULL &&
+	    strcmp(type, "unavailable") == 0) ||
+	    strcasecmp(from, xmpp_conn_get_bound_jid(conn)) == 0)
+		return;
+	if (xmpp_stanza_get_attribute(x, "reply") == NULL) {
+		announce(from);
+		return;
+	}
+	t = strtonum(since, 0, LLONG_MAX, &e);
+	if (e == NULL && (t < started || (t == started &&
+	    strcmp(from, xmpp_conn_get_bound_jid(conn)) < 0)))
+		log_errx(EXIT_PERM, "another helpim-watch of instance '%s' "
+		    "runs as %s: not starting", conf.instance, from);
+}
+
+static int
+is_self(struct room *r, const char *nick, xmpp_stanza_t *x)
+{
+	int mine;
+
+	mine = r->self != NULL ? strcmp(nick, r->self) == 0 :
+	    strcmp(nick, botnick(r)) == 0;
+	if (st_has_code(x, "110"))
+		return mine || (r->state == JOINING && st_has_code(x, "210"));
+	return mine && xmpp_stanza_get_child_by_name(x, "destroy") != NULL;
+}
+
 static int
 on_presence(xmpp_conn_t *c, xmpp_stanza_t *st, void *arg)
 {
@@ -570,6 +823,10 @@ on_presence(xmpp_conn_t *c, xmpp_stanza_t *st, void *arg)
 	    (nick = strchr(room, '/')) == NULL)
 		return 1;
 	*nick++ = '\0';
+	if (strcasecmp(room, conf.jid) == 0) {
+		sibling(st, from);
+		return 1;
+	}
 	line_lower(room);
 	if ((r = room_find(room)) == NULL)
 		return 1;
@@ -582,6 +839,20 @@ on_presence(xmpp_conn_t *c, xmpp_stanza_t *st, void *arg)
 			nick_taken(r);
 			return 1;
 		}
+		/* a claim expired and its new password was set already */
+		if (strcmp(st_condition(st), "not-authorized") == 0 &&
+		    r->newpass != NULL && strcmp(r->pass, r->newpass) != 0) {
+			freesecret(&r->pass);
+			r->pass = xstrdup(r->newpass);
+			join(r);
+			return 1;
+		}
+		if (temporary(st)) {
+			log_warnx("%s: join refused for now (%s); trying again",
+			    r->jid, st_condition(st));
+			set_due(r, backoff(r));
+			return 1;
+		}
 		gone(r, st_condition(st));
 		return 1;
 	}
@@ -589,11 +860,12 @@ on_presence(xmpp_conn_t *c, xmpp_stanza_t *st, void *arg)
 	    NS_MUC_USER)) == NULL)
 		return 1;
 	unavailable = type != NULL && strcmp(type, "unavailable") == 0;
-	/* 110 from another nick would be a chatter's own word; ejabberd's
-	 * destroy notice to the bot has no 110 */
-	if (strcmp(nick, botnick(r)) == 0 && (st_has_code(x, "110") ||
-	    xmpp_stanza_get_child_by_name(x, "destroy") != NULL))
-		self_presence(r, st, x, unavailable);
+	/*
+	 * Ours: 110 under the nick we asked for, or the one the server gave
+	 * us instead (210), or ejabberd's destroy notice, which has no 110.
+	 */
+	if (is_self(r, nick, x))
+		self_presence(r, st, x, nick, unavailable);
 	else
 		occupant_presence(r, st, x, nick, unavailable);
 	return 1;
@@ -625,6 +897,30 @@ kick_failed(xmpp_stanza_t *st, const char *what)
 		    st_condition(st));
 }
 
+/*
+ * The room took its new password: the old one, which an expired claim
+ * handed out, opens it no more, and it may be handed out again.
+ */
+static void
+rekeyed(struct room *r, xmpp_stanza_t *st, const char *type)
+{
+	if (strcmp(type, "result") == 0) {
+		r->rekey = REKEY_NONE;
+		freesecret(&r->newpass);
+		emit("rekeyed", r, chatters(r), 0);
+	} else if (strcmp(type, "error") == 0 && temporary(st)) {
+		r->rekey = REKEY_WAIT;
+		log_warnx("%s: cannot set the new password for now (%s); "
+		    "trying again", r->jid, st_condition(st));
+		set_timer(&r->retry, backoff(r));
+	} else if (strcmp(type, "error") == 0) {
+		/* the room stays out of the claims: safe, and said */
+		r->rekey = REKEY_FAILED;
+		log_errorx("%s: cannot set the new password (%s); the room "
+		    "is not handed out again", r->jid, st_condition(st));
+	}
+}
+
 /* Answers to our own iqs only; requests from others are never answered. */
 static int
 on_iq(xmpp_conn_t *c, xmpp_stanza_t *st, void *arg)
@@ -654,6 +950,13 @@ on_iq(xmpp_conn_t *c, xmpp_stanza_t *st, void *arg)
 			    st_condition(st));
 		return 1;
 	}
+	if (strncmp(id, REKEY_ID, strlen(REKEY_ID)) == 0) {
+		if (strcasecmp(id + strlen(REKEY_ID), from) == 0 &&
+		    (r = room_find(id + strlen(REKEY_ID))) != NULL &&
+		    r->state == IN && r->rekey == REKEY_SENT)
+			rekeyed(r, st, type);
+		return 1;
+	}
 	if (strncmp(id, DESTROY_ID, strlen(DESTROY_ID)) != 0 ||
 	    strcasecmp(id + strlen(DESTROY_ID), from) != 0 ||
 	    (r = room_find(id + strlen(DESTROY_ID))) == NULL ||
@@ -662,6 +965,10 @@ on_iq(xmpp_conn_t *c, xmpp_stanza_t *st, void *arg)
 	if (strcmp(type, "result") == 0) {
 		emit("destroyed", r, 0, 1, r->reason);
 		room_del(r);
+	} else if (strcmp(type, "error") == 0 && temporary(st)) {
+		log_warnx("%s: cannot destroy the room for now (%s); trying "
+		    "again", r->jid, st_condition(st));
+		set_due(r, backoff(r));
 	} else if (strcmp(type, "error") == 0)
 		gone(r, st_condition(st));
 	return 1;
@@ -674,6 +981,7 @@ feed(char *line, unsigned long lineno)
 	struct room *r;
 	const char *why;
 	size_t len = strlen(line);
+	int i;
 
 	if (lineno == 1 && strncmp(line, "helpim-feed|", 12) == 0) {
 		if (strcmp(line, FEED_VERSION) != 0)
@@ -685,18 +993,25 @@ feed(char *line, unsigned long lineno)
 		log_warnx("line 1: no version line '%s'", FEED_VERSION);
 	if ((why = line_feed(line, &fd)) != NULL)
 		log_warnx("line %lu: %s, skipped", lineno, why);
-	else if (fd.password != NULL) {
+	else if (fd.status != NULL) {
 		if ((r = room_add(fd.room)) != NULL) {	/* else watched */
 			r->pass = xstrdup(fd.password);
+			for (i = 0; i < fd.nnamed; i++)
+				name(r, fd.named[i]);
 			/* from staff_waiting on, a chatter has been here */
 			r->had = strcmp(fd.status, "available") != 0 &&
 			    strcmp(fd.status, "staff_claimed") != 0;
 			join(r);
 		}
 	} else if ((r = room_find(fd.room)) == NULL)
-		log_warnx("line %lu: close %s: not watched, skipped", lineno,
-		    fd.room);
-	else if (r->state != CLOSING)
+		log_warnx("line %lu: %s %s: not watched, skipped", lineno,
+		    fd.verb, fd.room);
+	else if (fd.password != NULL) {
+		freesecret(&r->newpass);
+		r->newpass = xstrdup(fd.password);
+		if (r->state == IN)
+			rekey(r);
+	} else if (r->state != CLOSING)
 		close_room(r, fd.reason);
 	/* the password, or what is left of it in a refused line */
 	explicit_bzero(line, len);
@@ -711,6 +1026,13 @@ fire_due(void)
 
 	for (i = 0; i < nrooms; i++) {
 		r = rooms[i];
+		if (r->retry != 0 && r->retry <= now) {
+			r->retry = 0;
+			if (r->state == IN && r->rekey == REKEY_WAIT)
+				rekey(r);
+		}
+		if (r->retry != 0 && (next == 0 || r->retry < next))
+			next = r->retry;
 		if (r->due == 0)
 			continue;
 		if (r->due <= now && r->state == IN && chatters(r) == 0) {
@@ -719,9 +1041,12 @@ fire_due(void)
 		} else if (r->due <= now && r->state == JOINING) {
 			r->due = 0;
 			join(r);
+		} else if (r->due <= now && r->state == CLOSING) {
+			r->due = 0;
+			destroy(r, r->reason);
 		} else if (r->due <= now)
 			r->due = 0;
-		else if (next == 0 || r->due < next)
+		if (r->due != 0 && (next == 0 || r->due < next))
 			next = r->due;
 	}
 	next_due = next;
@@ -749,6 +1074,8 @@ on_conn(xmpp_conn_t *c, xmpp_conn_event_t ev, int error,
 		log_info("online as %s", xmpp_conn_get_bound_jid(c));
 		xmpp_handler_add(c, on_presence, NULL, "presence", NULL, NULL);
 		xmpp_handler_add(c, on_iq, NULL, "iq", NULL, NULL);
+		announce(NULL);
+		settle = line_now_ms() + SETTLE;
 		return;
 	}
 	if (se != NULL)
@@ -786,15 +1113,19 @@ connect_xmpp(void)
 {
 	static xmpp_log_t logger = { on_log, NULL };
 	char jid[sizeof(conf.jid) + sizeof(conf.resource) +
-	    sizeof(conf.instance) + 8];
+	    sizeof(conf.instance) + 24];
 
 	xmpp_initialize();
 	if ((ctx = xmpp_ctx_new(&st_mem, &logger)) == NULL ||
 	    (conn = xmpp_conn_new(ctx)) == NULL)
 		log_errx(EXIT_TEMP, "cannot set up libstrophe");
-	/* instances may share the account: each needs its own resource */
-	snprintf(jid, sizeof(jid), "%s/%s%s%s-watch", conf.jid, conf.resource,
-	    *conf.instance != '\0' ? "-" : "", conf.instance);
+	/*
+	 * A resource of our own: the same full JID would log the other
+	 * session out, where the instance's watcher is told to go (sibling).
+	 */
+	snprintf(jid, sizeof(jid), "%s/%s%s%s-watch-%08x", conf.jid,
+	    conf.resource, *conf.instance != '\0' ? "-" : "", conf.instance,
+	    arc4random());
 	xmpp_conn_set_jid(conn, jid);
 	xmpp_conn_set_pass(conn, conf.password);
 	conf_clear(&conf);
@@ -815,7 +1146,7 @@ poll_timeout(void)
 {
 	long long t, max;
 
-	if (!online)
+	if (!online || line_now_ms() < settle)
 		return 5;	/* libstrophe logs in on its own queue */
 	/* with TLS, decrypted bytes may wait where poll cannot see them */
 	max = conf.tls == TLS_OFF ? 1000 : 20;
@@ -833,7 +1164,7 @@ main(int argc, char *argv[])
 	const char *fileopt = NULL;
 	char *line;
 	ssize_t rn;
-	int ch, n, check = 0;
+	int ch, n, ready, check = 0;
 
 	while ((ch = getopt(argc, argv, "f:nqv")) != -1) {
 		switch (ch) {
@@ -865,8 +1196,25 @@ main(int argc, char *argv[])
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGTERM, onsignal);
 	signal(SIGINT, onsignal);
+	/*
+	 * Not on the server before the feed begins: the feed of a second
+	 * pipeline of this instance is refused (helpim-rooms holds the
+	 * instance's lock), and this one never knocks the first one off.
+	 */
+	pfd[0].fd = STDIN_FILENO;
+	pfd[0].events = POLLIN;
+	while (!sigquit && poll(pfd, 1, -1) == -1)
+		if (errno != EINTR)
+			log_err(EXIT_TEMP, "poll");
+	if (sigquit)
+		exit(0);
+	if ((rn = lread_fill(&lr, STDIN_FILENO)) == 0)
+		exit(0);
+	if (rn == -1)
+		log_err(EXIT_TEMP, "stdin");
 	if (printf("%s\n", EVENTS_VERSION) < 0 || fflush(stdout) == EOF)
 		log_err(EXIT_TEMP, "stdout");
+	started = line_epoch_ms();
 	connect_xmpp();
 
 	while (!dropped) {
@@ -876,8 +1224,9 @@ main(int argc, char *argv[])
 			shutdown_xmpp();
 			exit(0);
 		}
+		ready = online && line_now_ms() >= settle;
 		n = 0;
-		if (online && !in_eof) {
+		if (ready && !in_eof) {
 			pfd[n].fd = STDIN_FILENO;
 			pfd[n++].events = POLLIN;
 		}
@@ -888,14 +1237,15 @@ main(int argc, char *argv[])
 		}
 		if (poll(pfd, n, poll_timeout()) == -1 && errno != EINTR)
 			log_err(EXIT_TEMP, "poll");
-		if (online && !in_eof &&
+		if (ready && !in_eof &&
 		    (pfd[0].revents & (POLLIN | POLLHUP))) {
 			if ((rn = lread_fill(&lr, STDIN_FILENO)) == 0 ||
 			    (rn == -1 && errno != EINTR))
 				in_eof = 1;
+		}
+		if (ready)
 			while ((line = lread_next(&lr)) != NULL)
 				feed(line, lr.lineno);
-		}
 		xmpp_run_once(ctx, 0);
 		if (next_due != 0 && line_now_ms() >= next_due)
 			fire_due();

@@ -91,16 +91,20 @@ int	 line_decode(char *);
 size_t	 line_encode(char *, size_t, const char *);
 void	 line_time(char *, size_t);
 long long line_now_ms(void);
+long long line_epoch_ms(void);
 void	 line_lower(char *);
 int	 line_count(const char *, int *);
 
 /* One feed line, split and checked in place; pointers into the line. */
+#define FEED_NAMED	2	/* at most: the staff member and the client */
 struct feed {
-	char	*verb;		/* "watch" or "close" */
+	char	*verb;		/* "watch", "rekey" or "close" */
 	char	*room;		/* bare, lower-cased */
 	char	*status;	/* watch: an open status */
-	char	*password;	/* watch: decoded, not empty */
+	char	*password;	/* watch, rekey: decoded, not empty */
 	char	*reason;	/* close: decoded, may be empty */
+	char	*named[FEED_NAMED]; /* watch: the nicks the database names */
+	int	 nnamed;
 };
 
 /* One event line, split and checked in place; pointers into the line. */

@@ -158,6 +158,16 @@ line_time(char *buf, size_t size)
 	snprintf(buf + n, size - n, ".%03ldZ", ts.tv_nsec / 1000000);
 }
 
+/* Milliseconds since the epoch: for comparing starts across processes. */
+long long
+line_epoch_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
 /* Milliseconds of a clock that never jumps: for timers. */
 long long
 line_now_ms(void)
@@ -287,11 +297,12 @@ line_feed(char *s, struct feed *fd)
 	memset(fd, 0, sizeof(*fd));
 	nf = nfields(s);
 	fd->verb = field(&s);
-	if (strcmp(fd->verb, "watch") != 0 && strcmp(fd->verb, "close") != 0) {
+	if (strcmp(fd->verb, "watch") != 0 && strcmp(fd->verb, "close") != 0 &&
+	    strcmp(fd->verb, "rekey") != 0) {
 		snprintf(why, sizeof(why), "unknown verb '%.40s'", fd->verb);
 		return why;
 	}
-	if (nf != (fd->verb[0] == 'w' ? 4 : 3)) {
+	if (fd->verb[0] == 'w' ? nf < 4 || nf > 4 + FEED_NAMED : nf != 3) {
 		snprintf(why, sizeof(why), "%s: wrong number of fields",
 		    fd->verb);
 		return why;
@@ -305,6 +316,12 @@ line_feed(char *s, struct feed *fd)
 	}
 	if (room_jid(fd->room) == -1)
 		return "bad room JID";
+	if (fd->verb[0] == 'r') {
+		fd->password = field(&s);
+		if (line_decode(fd->password) == -1 || fd->password[0] == '\0')
+			return "bad password";
+		return NULL;
+	}
 	fd->status = field(&s);
 	for (i = 0; i < sizeof(statuses) / sizeof(statuses[0]); i++)
 		if (strcmp(fd->status, statuses[i]) == 0)
@@ -316,6 +333,13 @@ line_feed(char *s, struct feed *fd)
 	fd->password = field(&s);
 	if (line_decode(fd->password) == -1 || fd->password[0] == '\0')
 		return "bad password";
+	/* the chatters the database names: nobody else is kept */
+	for (fd->nnamed = 0; fd->nnamed < nf - 4; fd->nnamed++) {
+		fd->named[fd->nnamed] = field(&s);
+		if (line_decode(fd->named[fd->nnamed]) == -1 ||
+		    fd->named[fd->nnamed][0] == '\0')
+			return "bad nick";
+	}
 	return NULL;
 }
 
@@ -341,6 +365,8 @@ line_event(char *s, struct event *e)
 	else if (strcmp(e->verb, "destroyed") == 0 ||
 	    strcmp(e->verb, "gone") == 0)
 		want = 5;
+	else if (strcmp(e->verb, "rekeyed") == 0)
+		want = 4;
 	else {
 		snprintf(why, sizeof(why), "unknown verb '%.32s'", e->verb);
 		return why;
@@ -378,7 +404,9 @@ line_event(char *s, struct event *e)
 		if (e->detail != NULL)
 			d[-1] = '\0';
 		return NULL;
-	} else if (want == 5) {
+	} else if (want == 4)
+		return NULL;
+	else if (want == 5) {
 		if (text(field(&s), &e->detail, 1) == 0)
 			return NULL;
 	} else if (text(field(&s), &e->nick, 0) == -1)

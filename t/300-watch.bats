@@ -415,7 +415,8 @@ events() {
 @test "wrong password exits 100 and says so" {
 	C=$BATS_TEST_TMPDIR/bad.conf
 	(umask 077; sed 's/^password = .*/password = wrong/' "$HELPIM_CONF" >"$C")
-	run -100 helpim-watch -f "$C" </dev/null
+	# it logs in once its feed begins
+	run -100 helpim-watch -f "$C" <<<"helpim-feed|1"
 	assert_line --partial 'wrong password'
 	refute_output --partial "$BOTPW"
 }
@@ -423,8 +424,11 @@ events() {
 @test "an unreachable server exits 111" {
 	C=$BATS_TEST_TMPDIR/off.conf
 	(umask 077; sed 's/^port = .*/port = 1/' "$HELPIM_CONF" >"$C")
-	run -111 helpim-watch -f "$C" </dev/null
+	run -111 helpim-watch -f "$C" <<<"helpim-feed|1"
 	assert_line --partial 'cannot reach'
+	# no feed, no login: an empty input ends it before it tries
+	run -0 helpim-watch -f "$C" </dev/null
+	refute_output
 	run -0 helpim-watch -n -f "$C"
 	run -100 helpim-watch -x
 	assert_line 'usage: helpim-watch [-nqv] [-f file]'

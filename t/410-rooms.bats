@@ -32,8 +32,8 @@ teardown_file() { sandbox_down; }
 	run -0 helpim-rooms -p
 	assert_output "helpim-feed|1
 watch|r1@rooms.localhost|available|pw%7C1%25
-watch|r2@rooms.localhost|staff_waiting|pw2
-watch|r3@rooms.localhost|chatting|pw3"
+watch|r2@rooms.localhost|staff_waiting|pw2|Anna
+watch|r3@rooms.localhost|chatting|pw3|Bert|guest"
 }
 
 @test "-s: a summary in key=value lines" {
@@ -80,8 +80,8 @@ watch|r3@rooms.localhost|chatting|pw3"
 	run -0 cat "$out"
 	assert_output "helpim-feed|1
 watch|r1@rooms.localhost|available|pw%7C1%25
-watch|r2@rooms.localhost|staff_waiting|pw2
-watch|r3@rooms.localhost|chatting|pw3
+watch|r2@rooms.localhost|staff_waiting|pw2|Anna
+watch|r3@rooms.localhost|chatting|pw3|Bert|guest
 watch|r5@rooms.localhost|available|pw5
 close|r2@rooms.localhost|staff%7Cgone
 watch|r6@rooms.localhost|available|pw6"

@@ -10,14 +10,16 @@ setup() { sql "TRUNCATE helpim.room_events, helpim.rooms"; }
 
 M=rooms.localhost
 
-# rooms PREFIX N [STATUS]: N rooms PREFIX1..PREFIXN, the first one the oldest
+# rooms PREFIX N [STATUS]: N rooms PREFIX1..PREFIXN, the first one the oldest,
+# seen by the pipeline (a snapshot) a minute ago
 rooms() {
-	sql "INSERT INTO helpim.rooms (jid, password, status, chatters, created_at, staff_joined_at)
+	sql "INSERT INTO helpim.rooms (jid, password, status, chatters, created_at, staff_joined_at, seen_at)
 		SELECT '$1' || g || '@$M', 'pw-$1' || g, '${3:-available}',
 			CASE WHEN '${3:-available}' = 'staff_waiting' THEN 1 ELSE 0 END,
 			now() - (1000 - g) * interval '1 second',
 			CASE WHEN '${3:-available}' = 'staff_waiting'
-			THEN now() - (1000 - g) * interval '1 second' END
+			THEN now() - (1000 - g) * interval '1 second' END,
+			now() - interval '1 minute'
 		FROM generate_series(1, $2) g"
 }
 
@@ -157,6 +159,50 @@ y5@$M|close_request|linger|closing|closing"
 	# once is enough
 	run -0 sql "SELECT helpim.sweep('1 minute', '1 minute', '1 hour')"
 	assert_output 0
+}
+
+@test "an expired claim's password opens nothing handed out again" {
+	rooms w 2 staff_waiting
+	sql "UPDATE helpim.rooms SET status = 'staff_claimed', staff_ref = 'a', chatters = 0,
+		staff_claimed_at = now() - interval '10 minutes' WHERE jid = 'w1@$M';
+	     UPDATE helpim.rooms SET status = 'client_claimed', client_ref = 'c',
+		client_claimed_at = now() - interval '10 minutes' WHERE jid = 'w2@$M'"
+	run -0 sql "SELECT helpim.sweep('1 minute', '1 minute', '1 hour')"
+	assert_output 2
+	# a new password each, pending until the bot has set it on the server
+	run -0 sql "SELECT jid, status, new_password IS NOT NULL,
+		length(new_password), new_password <> password FROM helpim.rooms ORDER BY jid"
+	assert_output "w1@$M|available|t|64|t
+w2@$M|staff_waiting|t|64|t"
+	# the claims skip both meanwhile
+	run -1 helpim-webapp staff s2
+	run -1 helpim-webapp client c2
+	# the bot set it: the room is handed out again, with the new password
+	new=$(sql "SELECT new_password FROM helpim.rooms WHERE jid = 'w2@$M'")
+	run -0 sql "SELECT helpim.apply_event('rekeyed', now(), 'w2@$M', 1)"
+	assert_output staff_waiting
+	run -0 helpim-webapp client c2
+	assert_output "w2@$M $new"
+	# once: a replay finds nothing pending
+	run -0 sql "SELECT helpim.apply_event('rekeyed', now() + interval '1 ms', 'w2@$M', 1)"
+	assert_output stale
+}
+
+@test "no claim expires in a room the pipeline has not seen since it started" {
+	rooms u 2
+	sql "UPDATE helpim.rooms SET status = 'staff_claimed',
+		staff_claimed_at = now() - interval '10 minutes';
+	     UPDATE helpim.rooms SET seen_at = NULL WHERE jid = 'u2@$M'"
+	# u1 was seen a minute ago, before a pipeline that started 10 s ago
+	run -0 sql "SELECT helpim.sweep('1 minute', '1 minute', '1 hour', NULL,
+		now() - interval '10 seconds')"
+	assert_output 0
+	# without a start: seen at all
+	run -0 sql "SELECT helpim.sweep('1 minute', '1 minute', '1 hour')"
+	assert_output 1
+	run -0 sql "SELECT jid, status FROM helpim.rooms ORDER BY jid"
+	assert_output "u1@$M|available
+u2@$M|staff_claimed"
 }
 
 @test "sweep: only the given instance" {

@@ -53,7 +53,7 @@ room_pw() {
 # the event lines must stay parseable: a known verb, the time, the room,
 # a count, fields without raw control characters
 events_parseable() {
-	! grep -vE "^(helpim-events\|1|(snapshot|join|leave|nick|kick|destroyed|gone)\|$T\|[^|]+@[^|]+\|[0-9]+(\|[^|[:cntrl:]]*)*)$" \
+	! grep -vE "^(helpim-events\|1|(snapshot|join|leave|nick|kick|destroyed|gone|rekeyed)\|$T\|[^|]+@[^|]+\|[0-9]+(\|[^|[:cntrl:]]*)*)$" \
 		"$BATS_FILE_TMPDIR/events"
 }
 
