@@ -225,7 +225,7 @@ conf_key(const struct conf *c, char *buf, size_t size)
 	if ((n = secretfile(c->jid_hash_key_file, buf, size, "key")) == -1)
 		return -1;
 	if (n < KEY_MIN_LEN) {
-		log_errorx("%s: a key of %d characters at least, please",
+		log_errorx("%s: a key shorter than %d characters",
 		    c->jid_hash_key_file, KEY_MIN_LEN);
 		explicit_bzero(buf, size);
 		return -1;

@@ -102,6 +102,10 @@ restart() {
 	assert_output "$BATS_FILE_TMPDIR/key1"
 	run -100 helpim-conf -n -f "$(conf_with nokey jid_hash_key_file=/nonexistent)"
 	assert_output --partial "/nonexistent"
+	printf 'short\n' >"$BATS_FILE_TMPDIR/key3"
+	chmod 600 "$BATS_FILE_TMPDIR/key3"
+	run -100 helpim-watch -n -f "$(conf_with short jid_hash_key_file="$BATS_FILE_TMPDIR/key3")"
+	assert_output --partial "key3: a key shorter than 16 characters"
 }
 
 @test "with a key, one participant in two rooms has one hash; another key, another" {
