@@ -4,24 +4,26 @@
 -- Forward-only, like every migration.
 
 -- A closed or lost room has no password: whatever ends a room, a trigger
--- clears it in the same statement.
+-- clears it in the same statement, and a pending new one (new_password of
+-- version 4) with it.
 ALTER TABLE helpim.rooms ALTER COLUMN password DROP NOT NULL;
 
 CREATE FUNCTION helpim.forget_password()
 RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-	NEW.password := NULL;
+	-- every password column there is, by name
+	NEW := jsonb_populate_record(NEW,
+	    '{"password": null, "new_password": null}');
 	RETURN NEW;
 END
 $$;
 
 CREATE TRIGGER rooms_forget_password BEFORE INSERT OR UPDATE ON helpim.rooms
-	FOR EACH ROW WHEN (NEW.status IN ('closed', 'lost') AND
-	    NEW.password IS NOT NULL)
+	FOR EACH ROW WHEN (NEW.status IN ('closed', 'lost'))
 	EXECUTE FUNCTION helpim.forget_password();
 
-UPDATE helpim.rooms SET password = NULL
-WHERE status IN ('closed', 'lost') AND password IS NOT NULL;
+-- through the trigger
+UPDATE helpim.rooms SET status = status WHERE status IN ('closed', 'lost');
 
 -- A join's detail is a keyed hash of the real JID (64 hex digits), or
 -- nothing: a real JID from an older helpim-watch is dropped on the way in,

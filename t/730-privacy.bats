@@ -266,21 +266,27 @@ age() {
 	sql "CREATE DATABASE helpim_old"
 	conf=$(conf_with old "db=host=$PGHOST port=$PGPORT dbname=helpim_old user=postgres")
 	HELPIM_SQL=$d run -0 helpim-initdb -f "$conf"
+	# new_password: the pending password of version 4 (there or not yet)
 	psql -XAtq -v ON_ERROR_STOP=1 -d helpim_old <<-'EOF'
-	INSERT INTO helpim.rooms (jid, password, status)
-	VALUES ('old-1@rooms.localhost', 'pw1', 'closed'),
-	    ('old-2@rooms.localhost', 'pw2', 'lost'),
-	    ('old-3@rooms.localhost', 'pw3', 'available');
+	ALTER TABLE helpim.rooms ADD COLUMN IF NOT EXISTS new_password text;
+	INSERT INTO helpim.rooms (jid, password, new_password, status)
+	VALUES ('old-1@rooms.localhost', 'pw1', 'new1', 'closed'),
+	    ('old-2@rooms.localhost', 'pw2', NULL, 'lost'),
+	    ('old-3@rooms.localhost', 'pw3', 'new3', 'available'),
+	    ('old-4@rooms.localhost', 'pw4', 'new4', 'available');
 	INSERT INTO helpim.room_events (jid, at, event, chatters, nick, detail)
 	VALUES ('old-1@rooms.localhost', now(), 'join', 1, 'A', 'x9@anon.localhost/r1'),
 	    ('old-1@rooms.localhost', now(), 'leave', 0, 'A', 'left');
 	EOF
 	run -0 helpim-initdb -f "$conf"
-	run -0 psql -XAtq -d helpim_old -c "SELECT jid, coalesce(password, '-')
-		FROM helpim.rooms ORDER BY jid"
-	assert_output "old-1@rooms.localhost|-
-old-2@rooms.localhost|-
-old-3@rooms.localhost|pw3"
+	psql -XAtq -d helpim_old -c "UPDATE helpim.rooms SET status = 'lost'
+		WHERE jid = 'old-4@rooms.localhost'"
+	run -0 psql -XAtq -d helpim_old -c "SELECT jid, coalesce(password, '-'),
+		coalesce(new_password, '-') FROM helpim.rooms ORDER BY jid"
+	assert_output "old-1@rooms.localhost|-|-
+old-2@rooms.localhost|-|-
+old-3@rooms.localhost|pw3|new3
+old-4@rooms.localhost|-|-"
 	run -0 psql -XAtq -d helpim_old -c "SELECT event, coalesce(detail, '-')
 		FROM helpim.room_events ORDER BY id"
 	assert_output "join|-
