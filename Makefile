@@ -19,7 +19,9 @@ XMPP_CFLAGS	= $$($(PKG) --cflags libstrophe)
 XMPP_LIBS	= $$($(PKG) --libs libstrophe)
 PQ_CFLAGS	= $$($(PKG) --cflags libpq)
 PQ_LIBS		= $$($(PKG) --libs libpq)
-ALL_CFLAGS	= $(CFLAGS) $(BSD_CFLAGS) $(XMPP_CFLAGS) $(PQ_CFLAGS)
+CRYPTO_CFLAGS	= $$($(PKG) --cflags libcrypto)
+CRYPTO_LIBS	= $$($(PKG) --libs libcrypto)
+ALL_CFLAGS	= $(CFLAGS) $(BSD_CFLAGS) $(XMPP_CFLAGS) $(PQ_CFLAGS) $(CRYPTO_CFLAGS)
 
 PROGS	= $(patsubst src/%.c,%,$(wildcard src/helpim-*.c))
 SCRIPTS	= $(wildcard bin/helpim-*)
@@ -38,7 +40,7 @@ EJABBERD_TESTS = $(wildcard t/01*.bats t/3*.bats t/6*.bats)
 
 all: $(PROGS)
 
-src/conf.o src/line.o src/log.o src/stanza.o src/db.o: src/helpim.h
+src/conf.o src/line.o src/log.o src/stanza.o src/db.o src/jidhash.o: src/helpim.h
 
 .c.o:
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
@@ -49,8 +51,9 @@ helpim-mkrooms: src/helpim-mkrooms.o src/conf.o src/line.o src/log.o src/db.o sr
 	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(XMPP_LIBS) $(PQ_LIBS) $(BSD_LIBS)
 helpim-rooms: src/helpim-rooms.o src/conf.o src/line.o src/log.o src/db.o
 	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(PQ_LIBS) $(BSD_LIBS)
-helpim-watch: src/helpim-watch.o src/conf.o src/line.o src/log.o src/stanza.o
-	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(XMPP_LIBS) $(BSD_LIBS)
+helpim-watch: src/helpim-watch.o src/conf.o src/line.o src/log.o src/stanza.o \
+	    src/jidhash.o
+	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(XMPP_LIBS) $(CRYPTO_LIBS) $(BSD_LIBS)
 helpim-setstatus: src/helpim-setstatus.o src/conf.o src/line.o src/log.o src/db.o
 	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(PQ_LIBS) $(BSD_LIBS)
 helpim-chat: src/helpim-chat.o src/line.o src/log.o src/stanza.o
@@ -60,7 +63,7 @@ $(PROGS:%=src/%.o): src/helpim.h
 
 # Installs what the build and the suite need from Debian when root;
 # otherwise says what to run.
-DEPS	= gcc make pkg-config libstrophe-dev libpq-dev libbsd-dev prosody \
+DEPS	= gcc make pkg-config libstrophe-dev libpq-dev libbsd-dev libssl-dev prosody \
 	  lua-dbi-sqlite3 sqlite3 postgresql bats bats-assert bats-support bats-file \
 	  mandoc shellcheck util-linux procps iproute2 man-db systemd ejabberd
 deps:

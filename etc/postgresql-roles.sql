@@ -33,7 +33,9 @@ GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA helpim TO helpim_bot;
 
 -- The webapp: only the claims and the close request, which run with their
 -- owner's rights (sql/003-roles.sql); it can read no password but those the
--- claims hand out, and change no row by itself.
+-- claims hand out, no nick, no JID hash (helpim(7), PERSONAL DATA), and
+-- change no row by itself.
+REVOKE ALL ON ALL TABLES IN SCHEMA helpim FROM helpim_webapp;
 GRANT USAGE ON SCHEMA helpim TO helpim_webapp;
 GRANT EXECUTE ON FUNCTION helpim.claim_staff_room(text),
 	helpim.claim_client_room(text), helpim.request_close(text, text)

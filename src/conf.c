@@ -43,11 +43,13 @@ static const struct key {
 	I(history_length, 1000),
 	S(db, 1),
 	S(instance, 0),
+	S(jid_hash_key_file, 0),
 	D(grace),
 	D(staff_claim_timeout),
 	D(client_claim_timeout),
 	D(linger),
 	D(refill_interval),
+	D(retention),
 #undef S
 #undef I
 #undef D
@@ -65,13 +67,13 @@ conf_path(const char *arg)
 	return CONF_DEFAULT;
 }
 
-/* "90", "90s", "500ms", "5m", "2h": a duration in milliseconds. */
+/* "90", "90s", "500ms", "5m", "2h", "30d": a duration in milliseconds. */
 int
 conf_duration(const char *s, long long *ms)
 {
 	static const struct { const char *u; long long f; } units[] = {
 		{ "", 1000 }, { "s", 1000 }, { "ms", 1 },
-		{ "m", 60000 }, { "h", 3600000 },
+		{ "m", 60000 }, { "h", 3600000 }, { "d", 86400000 },
 	};
 	char *end;
 	long long v;
@@ -109,6 +111,7 @@ defaults(struct conf *c)
 	c->client_claim_timeout = 60000;
 	c->linger = 600000;
 	c->refill_interval = 10000;
+	c->retention = 30 * 86400000LL;
 }
 
 static char *
@@ -166,36 +169,68 @@ loopback(const char *host)
 	return inet_pton(AF_INET6, host, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6);
 }
 
-static int
-readsecret(struct conf *c)
+/*
+ * The first line of a secret file that only its owner may read, in buf;
+ * its length, or -1.
+ */
+static ssize_t
+secretfile(const char *path, char *buf, size_t size, const char *what)
 {
 	struct stat st;
 	ssize_t n;
 	int fd;
 
-	if ((fd = open(c->password_file, O_RDONLY | O_NOFOLLOW)) == -1) {
-		log_error("%s", c->password_file);
+	if ((fd = open(path, O_RDONLY | O_NOFOLLOW)) == -1) {
+		log_error("%s", path);
 		return -1;
 	}
 	if (fstat(fd, &st) == -1 || (st.st_mode & 077) != 0) {
-		log_errorx("%s: readable by others; chmod 600 it",
-		    c->password_file);
+		log_errorx("%s: readable by others; chmod 600 it", path);
 		close(fd);
 		return -1;
 	}
-	n = read(fd, c->password, sizeof(c->password) - 1);
+	n = read(fd, buf, size - 1);
 	close(fd);
 	if (n < 0) {
-		log_error("%s", c->password_file);
+		log_error("%s", path);
 		return -1;
 	}
-	c->password[n] = '\0';
-	c->password[strcspn(c->password, "\r\n")] = '\0';
-	if (c->password[0] == '\0') {
-		log_errorx("%s: empty password", c->password_file);
+	buf[n] = '\0';
+	buf[strcspn(buf, "\r\n")] = '\0';
+	if (buf[0] == '\0') {
+		log_errorx("%s: empty %s", path, what);
 		return -1;
 	}
-	return 0;
+	return strlen(buf);
+}
+
+static int
+readsecret(struct conf *c)
+{
+	return secretfile(c->password_file, c->password, sizeof(c->password),
+	    "password") == -1 ? -1 : 0;
+}
+
+/*
+ * The key of the JID hashes from jid_hash_key_file in buf: its length,
+ * 0 when none is configured, -1 on error.
+ */
+int
+conf_key(const struct conf *c, char *buf, size_t size)
+{
+	ssize_t n;
+
+	if (c->jid_hash_key_file[0] == '\0')
+		return 0;
+	if ((n = secretfile(c->jid_hash_key_file, buf, size, "key")) == -1)
+		return -1;
+	if (n < KEY_MIN_LEN) {
+		log_errorx("%s: a key shorter than %d characters",
+		    c->jid_hash_key_file, KEY_MIN_LEN);
+		explicit_bzero(buf, size);
+		return -1;
+	}
+	return (int)n;
 }
 
 /* A password in a libpq connection string, as a keyword or user:pass@ */

@@ -27,8 +27,9 @@ print(const struct conf *c, const char *k)
 	STR(path) STR(jid) STR(password_file) STR(resource) STR(nick)
 	STR(server) INT(port) STR(cafile) STR(muc_domain) STR(room_prefix)
 	INT(pool_size) INT(max_rooms) INT(max_chatters) INT(history_length)
-	STR(db) STR(instance) DUR(grace) DUR(staff_claim_timeout)
-	DUR(client_claim_timeout) DUR(linger) DUR(refill_interval)
+	STR(db) STR(instance) STR(jid_hash_key_file) DUR(grace)
+	DUR(staff_claim_timeout) DUR(client_claim_timeout) DUR(linger)
+	DUR(refill_interval) DUR(retention)
 	if (strcmp(k, "tls") == 0) {
 		puts(c->tls == TLS_OFF ? "off" : "required");
 		return 0;
@@ -41,6 +42,7 @@ int
 main(int argc, char *argv[])
 {
 	struct conf c;
+	char key[1024];
 	const char *file = NULL;
 	int ch, check = 0, rc = 0;
 
@@ -58,10 +60,13 @@ main(int argc, char *argv[])
 	argc -= optind;
 	argv += optind;
 
-	/* -n checks the password (file) as well; a key is read without it */
+	/* -n checks the password (file) and the key file as well */
 	if (conf_load(&c, conf_path(file), check ? CONF_SECRET : 0) == -1)
 		return EXIT_PERM;
 	conf_clear(&c);
+	if (check && conf_key(&c, key, sizeof(key)) == -1)
+		return EXIT_PERM;
+	explicit_bzero(key, sizeof(key));
 	for (; argc > 0; argc--, argv++)
 		if (print(&c, *argv) == -1)
 			rc = EXIT_PERM;

@@ -714,7 +714,7 @@ occupant_presence(struct room *r, xmpp_stanza_t *st, xmpp_stanza_t *x,
 	occ_add(r, nick, realjid, 0);
 	name(r, nick);
 	r->due = 0;
-	emit("join", r, chatters(r), 2, nick, realjid != NULL ? realjid : "");
+	emit("join", r, chatters(r), 2, nick, jidhash(realjid));
 }
 
 /*
@@ -1186,7 +1186,8 @@ main(int argc, char *argv[])
 	}
 	if (optind != argc)
 		usage();
-	if (conf_load(&conf, conf_path(fileopt), CONF_SECRET) == -1)
+	if (conf_load(&conf, conf_path(fileopt), CONF_SECRET) == -1 ||
+	    jidhash_init(&conf) == -1)
 		exit(EXIT_PERM);
 	if (check) {
 		conf_clear(&conf);

@@ -37,20 +37,28 @@ struct conf {
 	int	 history_length;
 	char	 db[1024];
 	char	 instance[64];
+	char	 jid_hash_key_file[PATH_MAX];
 	/* timers, in milliseconds */
 	long long grace;
 	long long staff_claim_timeout;
 	long long client_claim_timeout;
 	long long linger;
 	long long refill_interval;
+	long long retention;
 };
 
 #define CONF_SECRET	0x1	/* read the XMPP password (inline or from its file) */
+#define KEY_MIN_LEN	16	/* characters of a JID hash key */
 
 const char	*conf_path(const char *);
 int		 conf_load(struct conf *, const char *, int);
 void		 conf_clear(struct conf *);
 int		 conf_duration(const char *, long long *);
+int		 conf_key(const struct conf *, char *, size_t);
+
+/* jidhash.c: the keyed hash of a real JID, "" without a key (helpim-watch) */
+int		 jidhash_init(const struct conf *);
+const char	*jidhash(const char *);
 
 #ifdef __LIBSTROPHE_STROPHE_H__
 /* stanza.c: for the programs that speak XMPP; include <strophe.h> first. */

@@ -122,7 +122,7 @@ events() {
 
 	chat_start anna
 	chat anna "join ev@rooms.localhost anna pw-ev"
-	watch_wait "^join\|$T\|ev@rooms.localhost\|2\|anna\|[^|]+@anon.localhost/.+$"
+	watch_wait "^join\|$T\|ev@rooms.localhost\|2\|anna\|$"
 	chat anna "nick ev@rooms.localhost anne"
 	watch_wait "^nick\|$T\|ev@rooms.localhost\|2\|anna\|anne$"
 
@@ -486,7 +486,7 @@ events() {
 	watch_wait "^snapshot\|$T\|$room\|0$"
 	chat_start m
 	chat m "join $room staff $pw"
-	watch_wait "^join\|$T\|$room\|1\|staff\|[^|]+@anon.localhost/.+$"
+	watch_wait "^join\|$T\|$room\|1\|staff\|$"
 	chat_stop m
 	watch_wait "^leave\|$T\|$room\|0\|staff\|left$"
 	watch_wait "^destroyed\|$T\|$room\|0\|empty$"

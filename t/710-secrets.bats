@@ -104,11 +104,13 @@ memory() {
 	jid=$(room 1)
 	t=$(date -u +%Y-%m-%dT%H:%M:%S.000Z)
 	printf '%s\n' 'helpim-events|1' \
-	    "join|$t|$jid|1|%27%22\\%25%7C%09é€😀|x@y/%27;--" \
+	    "join|$t|$jid|1|%27%22\\%25%7C%09é€😀|" \
+	    "kick|$t|$jid|1|%27%22\\%25%7C%09é€😀|x@y/%27;--" \
 	    "leave|$t|$jid|0|%27%22\\%25%7C%09é€😀|left" |
 		helpim-setstatus 3>&-
+	# a join's detail is a JID hash or nothing: a kick's reason is free text
 	run -0 sql "SELECT nick, detail FROM helpim.room_events
-		    WHERE jid = '$jid' AND event = 'join'"
+		    WHERE jid = '$jid' AND event = 'kick'"
 	assert_output "$(printf '%s|%s' "'\"\\%|	é€😀" "x@y/';--")"
 }
 
