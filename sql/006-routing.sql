@@ -38,7 +38,9 @@ CREATE TABLE helpim.queue (
 	enqueued_at	timestamptz NOT NULL DEFAULT clock_timestamp(),
 	assigned_at	timestamptz,
 	ended_at	timestamptz,
-	room_id		bigint REFERENCES helpim.rooms (id)
+	room_id		bigint		-- helpim.rooms (id), without a foreign
+					-- key: clearing the rooms need not
+					-- know the queue
 );
 
 -- A reference is at most once in the queue.
@@ -60,7 +62,7 @@ CREATE TABLE helpim.queue_events (
 	event		text NOT NULL,
 	ref		text NOT NULL,
 	priority	integer NOT NULL,
-	room_id		bigint REFERENCES helpim.rooms (id)
+	room_id		bigint
 );
 
 CREATE INDEX queue_events_queue ON helpim.queue_events (queue_id, at);
