@@ -54,6 +54,8 @@ helpim-rooms: src/helpim-rooms.o src/conf.o src/line.o src/log.o src/db.o
 helpim-watch: src/helpim-watch.o src/conf.o src/line.o src/log.o src/stanza.o \
 	    src/jidhash.o
 	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(XMPP_LIBS) $(CRYPTO_LIBS) $(BSD_LIBS)
+helpim-listen: src/helpim-listen.o src/conf.o src/line.o src/log.o src/db.o
+	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(PQ_LIBS) $(BSD_LIBS)
 helpim-setstatus: src/helpim-setstatus.o src/conf.o src/line.o src/log.o src/db.o
 	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(PQ_LIBS) $(BSD_LIBS)
 helpim-chat: src/helpim-chat.o src/line.o src/log.o src/stanza.o

@@ -28,15 +28,21 @@ GRANT USAGE ON SCHEMA helpim TO helpim_bot;
 GRANT SELECT ON helpim.schema_version TO helpim_bot;
 GRANT SELECT, INSERT, UPDATE ON helpim.rooms TO helpim_bot;
 GRANT SELECT, INSERT ON helpim.room_events, helpim.restarts TO helpim_bot;
+-- the queue changes through the functions and the trigger of the rooms,
+-- which run with their owner's rights; the bot only reads it
+GRANT SELECT ON helpim.queue, helpim.queue_events, helpim.daily TO helpim_bot;
 GRANT USAGE ON ALL SEQUENCES IN SCHEMA helpim TO helpim_bot;
 GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA helpim TO helpim_bot;
 
--- The webapp: only the claims and the close request, which run with their
--- owner's rights (sql/003-roles.sql); it can read no password but those the
--- claims hand out, no nick, no JID hash (helpim(7), PERSONAL DATA), and
--- change no row by itself.
+-- The webapp: only the claims, the queue and the close request, which run
+-- with their owner's rights (sql/003-roles.sql, sql/006-routing.sql); it can
+-- read no password but those the claims hand out, no nick, no JID hash
+-- (helpim(7), PERSONAL DATA), and change no row by itself.
 REVOKE ALL ON ALL TABLES IN SCHEMA helpim FROM helpim_webapp;
 GRANT USAGE ON SCHEMA helpim TO helpim_webapp;
-GRANT EXECUTE ON FUNCTION helpim.claim_staff_room(text),
-	helpim.claim_client_room(text), helpim.request_close(text, text)
+GRANT EXECUTE ON FUNCTION helpim.claim_staff_room(text, integer, integer),
+	helpim.claim_client_room(text), helpim.request_close(text, text),
+	helpim.enqueue_client(text, integer), helpim.client_room(text),
+	helpim.queue_position(text), helpim.dequeue_client(text),
+	helpim.service_status()
 	TO helpim_webapp;

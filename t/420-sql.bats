@@ -231,7 +231,7 @@ u2@$M|staff_claimed"
 
 @test "helpim-webapp: usage and a lost database" {
 	run -100 helpim-webapp
-	assert_output "usage: helpim-webapp [-n] [-f file] staff ref | client ref | close jid reason"
+	assert_output "usage: helpim-webapp [-n] [-f file] staff ref [priority [max_chats]] | client ref | queue ref [priority] | position ref | room ref | leave ref | status | listen | close jid reason"
 	run -100 helpim-webapp staff
 	run -100 helpim-webapp lunch x
 	run -100 helpim-webapp -f /nonexistent staff x
