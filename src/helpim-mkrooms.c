@@ -8,7 +8,6 @@
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +21,9 @@
 #include "helpim.h"
 
 #define NS_MUC_USER	"http://jabber.org/protocol/muc#user"
+#define NS_MUC_OWNER	"http://jabber.org/protocol/muc#owner"
+#define NS_INFO		"http://jabber.org/protocol/disco#info"
+#define NS_DATA		"jabber:x:data"
 #define NAME_RAND	16	/* base32 characters: 80 bits */
 #define PW_LEN		24	/* base64url characters: 144 bits */
 #define NODE_MAX	(sizeof(((struct conf *)0)->room_prefix) + NAME_RAND)
@@ -52,7 +54,6 @@ static int		 nslots, *bucket, nbucket;
 static int		 freelist = -1, readyhead = -1, readytail = -1;
 static int		*batch, nbatch;
 static uint32_t		 serial;
-static char		 nickx[3 * 256];	/* the nick, XML-escaped */
 static size_t		 prefixlen;
 
 static xmpp_ctx_t	*ctx;
@@ -91,26 +92,6 @@ lowercheck(char *s, const char *extra)
 			return -1;
 	}
 	return 0;
-}
-
-static void
-xmlescape(char *dst, size_t size, const char *s)
-{
-	char one[2] = { 0, 0 };
-	const char *r;
-
-	dst[0] = '\0';
-	for (; *s != '\0'; s++) {
-		switch (*s) {
-		case '&': r = "&amp;"; break;
-		case '<': r = "&lt;"; break;
-		case '>': r = "&gt;"; break;
-		case '\'': r = "&apos;"; break;
-		case '"': r = "&quot;"; break;
-		default: one[0] = *s; r = one; break;
-		}
-		strlcat(dst, r, size);
-	}
 }
 
 /* Hash and index: replies are matched by room name, iq ids carry the slot. */
@@ -201,6 +182,28 @@ inflight(const struct room *r)
 	    r->state == S_CONF || r->state == S_DESTROY;
 }
 
+/* The room's JID, with the bot's nick as the resource when nick is set. */
+static const char *
+room_jid(const struct room *r, int nick)
+{
+	static char jid[NODE_MAX + sizeof(c.muc_domain) + sizeof(c.nick) + 2];
+
+	snprintf(jid, sizeof(jid), "%s@%s%s%s", r->node, c.muc_domain,
+	    nick ? "/" : "", nick ? c.nick : "");
+	return jid;
+}
+
+/* The id of an iq about the room: kind, slot and serial. */
+static const char *
+room_id(const struct room *r, int kind)
+{
+	static char id[32];
+
+	snprintf(id, sizeof(id), "%c%x.%x", kind, (unsigned)(r - rooms),
+	    r->serial);
+	return id;
+}
+
 static void
 room_free(struct room *r)
 {
@@ -216,28 +219,26 @@ room_free(struct room *r)
 }
 
 static void
-send_fmt(const char *fmt, ...)
+send_leave(struct room *r)
 {
-	char buf[4096];
-	va_list ap;
-	int n;
+	xmpp_stanza_t *p;
 
-	va_start(ap, fmt);
-	n = vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= sizeof(buf))
-		log_errx(EXIT_PERM, "stanza too long");
-	xmpp_send_raw(conn, buf, n);
-	explicit_bzero(buf, n);
+	p = xmpp_presence_new(ctx);
+	xmpp_stanza_set_type(p, "unavailable");
+	xmpp_stanza_set_to(p, room_jid(r, 1));
+	st_send(conn, p);
 }
 
 static void
 send_destroy(struct room *r)
 {
-	send_fmt("<iq type='set' to='%s@%s' id='d%x.%x'>"
-	    "<query xmlns='http://jabber.org/protocol/muc#owner'>"
-	    "<destroy><reason>not published</reason></destroy></query></iq>",
-	    r->node, c.muc_domain, (unsigned)(r - rooms), r->serial);
+	xmpp_stanza_t *iq, *q, *d;
+
+	iq = st_iq_query(ctx, "set", room_id(r, 'd'), room_jid(r, 0),
+	    NS_MUC_OWNER, &q);
+	d = st_add(q, st_tag(ctx, "destroy", NULL));
+	st_add_text(ctx, d, "reason", "not published");
+	st_send(conn, iq);
 	if (!inflight(r))
 		nflight++;
 	r->state = S_DESTROY;
@@ -290,10 +291,7 @@ room_start(void)
 	hash_add(slot);
 	nflight++;
 	started++;
-	send_fmt("<presence to='%s@%s/%s' id='j%x.%x'>"
-	    "<x xmlns='http://jabber.org/protocol/muc'>"
-	    "<password>%s</password><history maxstanzas='0'/></x></presence>",
-	    r->node, c.muc_domain, nickx, (unsigned)slot, r->serial, r->pw);
+	st_send(conn, st_join(ctx, room_jid(r, 1), r->pw));
 }
 
 /*
@@ -332,9 +330,8 @@ static const struct field {
 static void
 room_getform(struct room *r)
 {
-	send_fmt("<iq type='get' to='%s@%s' id='g%x.%x'>"
-	    "<query xmlns='http://jabber.org/protocol/muc#owner'/></iq>",
-	    r->node, c.muc_domain, (unsigned)(r - rooms), r->serial);
+	st_send(conn, st_iq_query(ctx, "get", room_id(r, 'g'), room_jid(r, 0),
+	    NS_MUC_OWNER, NULL));
 	r->state = S_FORM;
 }
 
@@ -347,7 +344,7 @@ offered(xmpp_stanza_t *st)
 	unsigned i, have = 0;
 
 	if ((q = xmpp_stanza_get_child_by_name(st, "query")) == NULL ||
-	    (x = xmpp_stanza_get_child_by_ns(q, "jabber:x:data")) == NULL)
+	    (x = xmpp_stanza_get_child_by_ns(q, NS_DATA)) == NULL)
 		return 0;
 	for (k = xmpp_stanza_get_children(x); k != NULL;
 	    k = xmpp_stanza_get_next(k)) {
@@ -366,14 +363,19 @@ offered(xmpp_stanza_t *st)
 static void
 room_configure(struct room *r, unsigned have)
 {
-	char form[2048], one[256], hist[16], maxu[16];
+	xmpp_stanza_t *iq, *q, *x;
+	char hist[16], maxu[16];
 	const char *val;
 	unsigned i;
-	int slot = r - rooms;
 
 	snprintf(hist, sizeof(hist), "%d", c.history_length);
 	snprintf(maxu, sizeof(maxu), "%d", c.max_chatters + 1);
-	form[0] = '\0';
+	iq = st_iq_query(ctx, "set", room_id(r, 'f'), room_jid(r, 0),
+	    NS_MUC_OWNER, &q);
+	x = st_add(q, st_tag(ctx, "x", NS_DATA));
+	xmpp_stanza_set_type(x, "submit");
+	st_add_field(ctx, x, "FORM_TYPE",
+	    "http://jabber.org/protocol/muc#roomconfig");
 	for (i = 0; i < NFIELDS; i++) {
 		if ((have & (1U << i)) == 0)
 			continue;
@@ -383,22 +385,11 @@ room_configure(struct room *r, unsigned have)
 			val = hist;
 		else if (strcmp(val, "maxusers") == 0)
 			val = maxu;
-		snprintf(one, sizeof(one), "<field var='%s'><value>%s</value>"
-		    "</field>", fields[i].var, val);
-		strlcat(form, one, sizeof(form));
+		st_add_field(ctx, x, fields[i].var, val);
 	}
-	explicit_bzero(one, sizeof(one));
-	send_fmt("<iq type='set' to='%s@%s' id='f%x.%x'>"
-	    "<query xmlns='http://jabber.org/protocol/muc#owner'>"
-	    "<x xmlns='jabber:x:data' type='submit'>"
-	    "<field var='FORM_TYPE'><value>"
-	    "http://jabber.org/protocol/muc#roomconfig</value></field>"
-	    "%s</x></query></iq>"
-	    "<iq type='get' to='%s@%s' id='i%x.%x'>"
-	    "<query xmlns='http://jabber.org/protocol/disco#info'/></iq>",
-	    r->node, c.muc_domain, (unsigned)slot, r->serial, form,
-	    r->node, c.muc_domain, (unsigned)slot, r->serial);
-	explicit_bzero(form, sizeof(form));
+	st_send(conn, iq);
+	st_send(conn, st_iq_query(ctx, "get", room_id(r, 'i'), room_jid(r, 0),
+	    NS_INFO, NULL));
 	r->state = S_CONF;
 }
 
@@ -434,8 +425,7 @@ room_check(struct room *r)
 		    "after configuration", 1);
 		return;
 	}
-	send_fmt("<presence type='unavailable' to='%s@%s/%s'/>",
-	    r->node, c.muc_domain, nickx);
+	send_leave(r);
 	ready_push(r);
 }
 
@@ -472,8 +462,7 @@ on_presence(xmpp_conn_t *cn, xmpp_stanza_t *st, void *arg)
 		fail(r, "removed from the room while creating it", 0);
 	else if (!st_has_code(x, "201")) {
 		/* not ours: leave it alone */
-		send_fmt("<presence type='unavailable' to='%s@%s/%s'/>",
-		    r->node, c.muc_domain, nickx);
+		send_leave(r);
 		fail(r, "already existed", 0);
 	} else
 		room_getform(r);
@@ -1042,7 +1031,6 @@ main(int argc, char *argv[])
 		    "prefix)", c.path);
 	}
 	prefixlen = strlen(c.room_prefix);
-	xmlescape(nickx, sizeof(nickx), c.nick);
 	if (check) {
 		conf_clear(&c);
 		return 0;

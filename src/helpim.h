@@ -70,6 +70,12 @@ xmpp_stanza_t	*st_tag(xmpp_ctx_t *, const char *, const char *);
 xmpp_stanza_t	*st_add(xmpp_stanza_t *, xmpp_stanza_t *);
 void		 st_add_text(xmpp_ctx_t *, xmpp_stanza_t *, const char *,
 		    const char *);
+xmpp_stanza_t	*st_iq_query(xmpp_ctx_t *, const char *, const char *,
+		    const char *, const char *, xmpp_stanza_t **);
+void		 st_add_field(xmpp_ctx_t *, xmpp_stanza_t *, const char *,
+		    const char *);
+xmpp_stanza_t	*st_join(xmpp_ctx_t *, const char *, const char *);
+void		 st_send(xmpp_conn_t *, xmpp_stanza_t *);
 int		 st_on_sockopt(xmpp_conn_t *, void *);
 #endif
 

@@ -134,6 +134,56 @@ st_add_text(xmpp_ctx_t *ctx, xmpp_stanza_t *parent, const char *name,
 	st_add(t, s);
 }
 
+/* <iq type='type' id='id' to='to'><query xmlns='ns'/></iq>; *q the query. */
+xmpp_stanza_t *
+st_iq_query(xmpp_ctx_t *ctx, const char *type, const char *id,
+    const char *to, const char *ns, xmpp_stanza_t **q)
+{
+	xmpp_stanza_t *iq, *query;
+
+	iq = xmpp_iq_new(ctx, type, id);
+	xmpp_stanza_set_to(iq, to);
+	query = st_add(iq, st_tag(ctx, "query", ns));
+	if (q != NULL)
+		*q = query;
+	return iq;
+}
+
+/* <field var='var'><value>value</value></field> into a data form. */
+void
+st_add_field(xmpp_ctx_t *ctx, xmpp_stanza_t *x, const char *var,
+    const char *value)
+{
+	xmpp_stanza_t *f;
+
+	f = st_add(x, st_tag(ctx, "field", NULL));
+	xmpp_stanza_set_attribute(f, "var", var);
+	st_add_text(ctx, f, "value", value);
+}
+
+/* A MUC join without history; to is room@service/nick. */
+xmpp_stanza_t *
+st_join(xmpp_ctx_t *ctx, const char *to, const char *password)
+{
+	xmpp_stanza_t *p, *x, *h;
+
+	p = xmpp_presence_new(ctx);
+	xmpp_stanza_set_to(p, to);
+	x = st_add(p, st_tag(ctx, "x", "http://jabber.org/protocol/muc"));
+	st_add_text(ctx, x, "password", password);
+	h = st_add(x, st_tag(ctx, "history", NULL));
+	xmpp_stanza_set_attribute(h, "maxstanzas", "0");
+	return p;
+}
+
+/* Sends a stanza and lets go of it. */
+void
+st_send(xmpp_conn_t *conn, xmpp_stanza_t *st)
+{
+	xmpp_send(conn, st);
+	xmpp_stanza_release(st);
+}
+
 /* libstrophe has no call that returns the socket: keep it for poll(2). */
 int
 st_on_sockopt(xmpp_conn_t *c, void *s)

@@ -124,6 +124,20 @@ available() {
 	assert_same_rooms
 }
 
+@test "a nick of XML-special characters still makes rooms" {
+	local nick f
+	# 255 apostrophes: an escaped copy is six times as long
+	for nick in "$(printf "'%.0s" $(seq 255))" "<&>\"'</x>&amp;]]>"; do
+		f=$(conf_with nick instance=nick pool_size=0 "nick=$nick")
+		run -0 --separate-stderr helpim-mkrooms -v -c 3 -f "$f"
+		assert_equal "${#lines[@]}" 3
+		assert_regex "$stderr" 'created 3, failed 0'
+	done
+	run -0 sql "SELECT count(*) FROM helpim.rooms WHERE instance = 'nick'"
+	assert_output 6
+	assert_same_rooms
+}
+
 @test "max_rooms caps the open rooms; closed and lost ones do not count" {
 	local f
 	sql "INSERT INTO helpim.rooms (jid, password, instance, status) VALUES
