@@ -94,7 +94,10 @@ lowercheck(char *s, const char *extra)
 	return 0;
 }
 
-/* Hash and index: replies are matched by room name, iq ids carry the slot. */
+/*
+ * Hash and index: presences are matched by room name; iq answers by the
+ * id, which carries the slot, and by the sender, the room itself.
+ */
 
 static unsigned
 hash(const char *s, size_t len)
@@ -172,6 +175,25 @@ room_by_id(const char *id, int kind)
 	    rooms[slot].state == S_FREE)
 		return NULL;
 	return &rooms[slot];
+}
+
+/* An answer: its id names the room, and the room sent it. */
+static struct room *
+room_by_answer(xmpp_stanza_t *st, int kind)
+{
+	struct room *r;
+	const char *from;
+	size_t n;
+
+	if ((r = room_by_id(xmpp_stanza_get_id(st), kind)) == NULL ||
+	    (from = xmpp_stanza_get_from(st)) == NULL)
+		return NULL;
+	/* room JIDs are nodeprep'd and nameprep'd: case does not count */
+	n = strlen(r->node);
+	if (strncasecmp(from, r->node, n) != 0 || from[n] != '@' ||
+	    strcasecmp(from + n + 1, c.muc_domain) != 0)
+		return NULL;
+	return r;
 }
 
 /* Waiting for an answer from the XMPP server. */
@@ -498,31 +520,31 @@ static int
 on_iq(xmpp_conn_t *cn, xmpp_stanza_t *st, void *arg)
 {
 	struct room *r;
-	const char *id, *type;
+	const char *type;
 	int ok;
 
 	(void)cn;
 	(void)arg;
 	lastheard = line_now_ms();
-	id = xmpp_stanza_get_id(st);
-	type = xmpp_stanza_get_type(st);
-	if (id == NULL || type == NULL)
+	if ((type = xmpp_stanza_get_type(st)) == NULL)
 		return 1;
 	ok = strcmp(type, "result") == 0;
 	if (!ok && strcmp(type, "error") != 0)
 		return 1;
-	if ((r = room_by_id(id, 'g')) != NULL && r->state == S_FORM) {
+	if ((r = room_by_answer(st, 'g')) != NULL && r->state == S_FORM) {
 		if (ok)
 			room_configure(r, offered(st));
 		else
 			fail(r, "no configuration form", 1);
-	} else if ((r = room_by_id(id, 'f')) != NULL && r->state == S_CONF) {
+	} else if ((r = room_by_answer(st, 'f')) != NULL &&
+	    r->state == S_CONF) {
 		r->got |= ok ? CONF_OK : CONF_ERR;
 		room_check(r);
-	} else if ((r = room_by_id(id, 'i')) != NULL && r->state == S_CONF) {
+	} else if ((r = room_by_answer(st, 'i')) != NULL &&
+	    r->state == S_CONF) {
 		r->got |= ok && verified(st) ? INFO_OK : INFO_ERR;
 		room_check(r);
-	} else if ((r = room_by_id(id, 'd')) != NULL &&
+	} else if ((r = room_by_answer(st, 'd')) != NULL &&
 	    r->state == S_DESTROY) {
 		if (!ok)
 			log_warnx("room %s@%s: could not destroy it: %s",
