@@ -30,7 +30,10 @@
 #define STALL_MS	30000	/* no answer from the server for this long */
 #define MAX_WARN	10	/* per-room failures reported one by one */
 
-enum state { S_FREE, S_JOIN, S_FORM, S_CONF, S_DESTROY, S_READY, S_DB };
+/* S_WAIT: created, waiting for the owner form that another room fetches */
+enum state {
+	S_FREE, S_JOIN, S_FORM, S_WAIT, S_CONF, S_DESTROY, S_READY, S_DB
+};
 
 /* got */
 #define CONF_OK		0x1
@@ -44,6 +47,7 @@ struct room {
 	uint32_t	 serial;
 	enum state	 state;
 	int		 got;
+	int		 final;		/* a refused configuration is final */
 	int		 hnext;		/* hash chain */
 	int		 next;		/* free list or ready queue */
 };
@@ -55,6 +59,16 @@ static int		 freelist = -1, readyhead = -1, readytail = -1;
 static int		*batch, nbatch;
 static uint32_t		 serial;
 static size_t		 prefixlen;
+
+/*
+ * The owner form is fetched once per run (the same service offers the
+ * same form) and fetched again only if a submit is refused; with -j 1 it
+ * is fetched for every room.
+ */
+static enum { FORM_NONE, FORM_ASKED, FORM_KNOWN } form;
+static unsigned		 formhave;	/* its fields, a bit per fields[] */
+static int		 formcache;
+static long		 nforms;	/* fetched */
 
 static xmpp_ctx_t	*ctx;
 static xmpp_conn_t	*conn;
@@ -201,7 +215,7 @@ static int
 inflight(const struct room *r)
 {
 	return r->state == S_JOIN || r->state == S_FORM ||
-	    r->state == S_CONF || r->state == S_DESTROY;
+	    r->state == S_WAIT || r->state == S_CONF || r->state == S_DESTROY;
 }
 
 /* The room's JID, with the bot's nick as the resource when nick is set. */
@@ -310,6 +324,7 @@ room_start(void)
 	r->serial = ++serial;
 	r->state = S_JOIN;
 	r->got = 0;
+	r->final = 0;
 	hash_add(slot);
 	nflight++;
 	started++;
@@ -354,6 +369,9 @@ room_getform(struct room *r)
 {
 	st_send(conn, st_iq_query(ctx, "get", room_id(r, 'g'), room_jid(r, 0),
 	    NS_MUC_OWNER, NULL));
+	if (formcache)
+		form = FORM_ASKED;
+	nforms++;
 	r->state = S_FORM;
 }
 
@@ -381,9 +399,12 @@ offered(xmpp_stanza_t *st)
 	return have;
 }
 
-/* Submit the form; the disco#info query goes right behind it. */
+/*
+ * Submit the form; the disco#info query goes right behind it.  A refusal
+ * of a form fetched for another room is not yet final.
+ */
 static void
-room_configure(struct room *r, unsigned have)
+room_configure(struct room *r, unsigned have, int own)
 {
 	xmpp_stanza_t *iq, *q, *x;
 	char hist[16], maxu[16];
@@ -412,7 +433,40 @@ room_configure(struct room *r, unsigned have)
 	st_send(conn, iq);
 	st_send(conn, st_iq_query(ctx, "get", room_id(r, 'i'), room_jid(r, 0),
 	    NS_INFO, NULL));
+	r->final |= own;
+	r->got = 0;
 	r->state = S_CONF;
+}
+
+/* Created (201): configure it with the run's form, or fetch the form. */
+static void
+room_created(struct room *r)
+{
+	if (!formcache || form == FORM_NONE)
+		room_getform(r);
+	else if (form == FORM_ASKED)
+		r->state = S_WAIT;
+	else
+		room_configure(r, formhave, 0);
+}
+
+/* The form came, or could not be had: the rooms that wait for it go on. */
+static void
+form_done(int ok)
+{
+	int i;
+
+	if (!formcache)
+		return;
+	form = ok ? FORM_KNOWN : FORM_NONE;
+	for (i = 0; i < nslots; i++) {
+		if (rooms[i].state != S_WAIT)
+			continue;
+		if (ok)
+			room_configure(&rooms[i], formhave, 0);
+		else if (form == FORM_NONE)
+			room_getform(&rooms[i]);
+	}
 }
 
 static void
@@ -438,6 +492,15 @@ room_check(struct room *r)
 	if ((r->got & (CONF_OK | CONF_ERR)) == 0 ||
 	    (r->got & (INFO_OK | INFO_ERR)) == 0)
 		return;
+	if ((r->got & CONF_ERR) && !r->final) {
+		/* the form may have changed: fetch it again, then retry */
+		r->final = 1;
+		r->serial = ++serial;	/* what is still to come is stale */
+		if (form == FORM_KNOWN)
+			form = FORM_NONE;
+		room_created(r);
+		return;
+	}
 	if (r->got & CONF_ERR) {
 		fail(r, "configuration refused", 1);
 		return;
@@ -487,7 +550,7 @@ on_presence(xmpp_conn_t *cn, xmpp_stanza_t *st, void *arg)
 		send_leave(r);
 		fail(r, "already existed", 0);
 	} else
-		room_getform(r);
+		room_created(r);
 	return 1;
 }
 
@@ -532,10 +595,14 @@ on_iq(xmpp_conn_t *cn, xmpp_stanza_t *st, void *arg)
 	if (!ok && strcmp(type, "error") != 0)
 		return 1;
 	if ((r = room_by_answer(st, 'g')) != NULL && r->state == S_FORM) {
-		if (ok)
-			room_configure(r, offered(st));
-		else
+		if (ok) {
+			formhave = offered(st);
+			room_configure(r, formhave, 1);
+			form_done(1);
+		} else {
 			fail(r, "no configuration form", 1);
+			form_done(0);
+		}
 	} else if ((r = room_by_answer(st, 'f')) != NULL &&
 	    r->state == S_CONF) {
 		r->got |= ok ? CONF_OK : CONF_ERR;
@@ -931,6 +998,7 @@ abandon(const char *why)
 		switch (rooms[i].state) {
 		case S_JOIN:
 		case S_FORM:
+		case S_WAIT:
 		case S_CONF:
 			fail(&rooms[i], why, 0);
 			break;
@@ -1053,6 +1121,7 @@ main(int argc, char *argv[])
 		    "prefix)", c.path);
 	}
 	prefixlen = strlen(c.room_prefix);
+	formcache = jobs > 1;
 	if (check) {
 		conf_clear(&c);
 		return 0;
@@ -1101,6 +1170,8 @@ main(int argc, char *argv[])
 		rc = EXIT_TEMP;
 	}
 	secs = (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
+	log_debug("owner form fetched %ld time%s", nforms,
+	    nforms == 1 ? "" : "s");
 	if (failed > 0 || started < n)
 		log_warnx("created %ld, failed %ld, not tried %ld, %.2f "
 		    "seconds, %.1f rooms/s", created, failed, n - started, secs,

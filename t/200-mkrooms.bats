@@ -138,6 +138,25 @@ available() {
 	assert_same_rooms
 }
 
+@test "the owner form is fetched once a run; with -j 1 once a room" {
+	local f
+	f=$(conf_with form instance=form pool_size=0)
+	run -0 --separate-stderr helpim-mkrooms -v -c 15 -j 8 -f "$f"
+	assert_equal "${#lines[@]}" 15
+	printf '%s\n' "$stderr" >"$BATS_TEST_TMPDIR/err"
+	run -0 cat "$BATS_TEST_TMPDIR/err"
+	assert_line "helpim-mkrooms: debug: owner form fetched 1 time"
+	assert_line --partial "created 15, failed 0"
+
+	run -0 --separate-stderr helpim-mkrooms -v -c 3 -j 1 -f "$f"
+	assert_equal "${#lines[@]}" 3
+	printf '%s\n' "$stderr" >"$BATS_TEST_TMPDIR/err"
+	run -0 cat "$BATS_TEST_TMPDIR/err"
+	assert_line "helpim-mkrooms: debug: owner form fetched 3 times"
+	assert_line --partial "created 3, failed 0"
+	assert_same_rooms
+}
+
 @test "max_rooms caps the open rooms; closed and lost ones do not count" {
 	local f
 	sql "INSERT INTO helpim.rooms (jid, password, instance, status) VALUES
