@@ -2,6 +2,7 @@
 
 PREFIX	?= /usr/local
 BINDIR	?= $(PREFIX)/bin
+LIBEXECDIR ?= $(PREFIX)/libexec/helpim
 MANDIR	?= $(PREFIX)/share/man
 SHAREDIR ?= $(PREFIX)/share/helpim
 UNITDIR	?= $(PREFIX)/lib/systemd/system
@@ -25,6 +26,12 @@ ALL_CFLAGS	= $(CFLAGS) $(BSD_CFLAGS) $(XMPP_CFLAGS) $(PQ_CFLAGS) $(CRYPTO_CFLAGS
 
 PROGS	= $(patsubst src/%.c,%,$(wildcard src/helpim-*.c))
 SCRIPTS	= $(wildcard bin/helpim-*)
+# BINDIR gets what an operator runs; the test and demo tools (helpim-chat
+# sends any XML) go to LIBEXECDIR, off the PATH, and find BINDIR themselves.
+OPER	= helpim-conf helpim-initdb helpim-mkrooms helpim-rooms helpim-run \
+	  helpim-setstatus helpim-watch
+TOOLS	= $(filter-out $(OPER),$(PROGS))
+TOOL_SCRIPTS = $(filter-out $(OPER:%=bin/%),$(SCRIPTS))
 MAN1	= $(wildcard man/*.1)
 MAN5	= $(wildcard man/*.5)
 MAN7	= $(wildcard man/*.7)
@@ -152,11 +159,19 @@ demo: deps
 	@bin/helpim-demo
 
 install: all
-	mkdir -p $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \
+	mkdir -p $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBEXECDIR) \
+		$(DESTDIR)$(MANDIR)/man1 \
 		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man7 \
 		$(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(SHAREDIR)/sql \
 		$(DESTDIR)$(UNITDIR)
-	install -m 755 $(PROGS) $(SCRIPTS) $(DESTDIR)$(BINDIR)
+	install -m 755 $(filter $(OPER),$(PROGS)) \
+		$(filter $(OPER:%=bin/%),$(SCRIPTS)) $(DESTDIR)$(BINDIR)
+	install -m 755 $(TOOLS) $(DESTDIR)$(LIBEXECDIR)
+	for f in $(TOOL_SCRIPTS); do \
+		sed 's|$$here/\.\.|$(BINDIR)|g' $$f \
+			>$(DESTDIR)$(LIBEXECDIR)/$${f#bin/} && \
+		chmod 755 $(DESTDIR)$(LIBEXECDIR)/$${f#bin/} || exit 1; \
+	done
 	install -m 644 $(MAN1) $(DESTDIR)$(MANDIR)/man1
 	install -m 644 $(MAN5) $(DESTDIR)$(MANDIR)/man5
 	install -m 644 $(MAN7) $(DESTDIR)$(MANDIR)/man7
@@ -168,7 +183,10 @@ install: all
 	chmod 644 $(DESTDIR)$(UNITDIR)/helpim.service
 
 uninstall:
-	for f in $(PROGS) $(notdir $(SCRIPTS)); do rm -f $(DESTDIR)$(BINDIR)/$$f; done
+	for f in $(OPER); do rm -f $(DESTDIR)$(BINDIR)/$$f; done
+	for f in $(TOOLS) $(notdir $(TOOL_SCRIPTS)); do \
+		rm -f $(DESTDIR)$(LIBEXECDIR)/$$f; done
+	! [ -d $(DESTDIR)$(LIBEXECDIR) ] || rmdir $(DESTDIR)$(LIBEXECDIR)
 	for f in $(MAN1); do rm -f $(DESTDIR)$(MANDIR)/man1/$${f#man/}; done
 	for f in $(MAN5); do rm -f $(DESTDIR)$(MANDIR)/man5/$${f#man/}; done
 	for f in $(MAN7); do rm -f $(DESTDIR)$(MANDIR)/man7/$${f#man/}; done

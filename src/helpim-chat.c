@@ -36,11 +36,15 @@ static xmpp_conn_t *conn;
 static int online, quitting, gone;
 static volatile sig_atomic_t sigquit;
 
+#define USAGE	"usage: helpim-chat [-h] [-d domain] [-j jid] [-p port] [-s host]\n"
+#define LEAVE_MS	3000	/* on quitting: waiting for the rooms to answer */
+
+static void help(FILE *);
+
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: helpim-chat [-s host] [-p port] [-d domain] "
-	    "[-j jid]\n");
+	fprintf(stderr, USAGE);
 	exit(EXIT_PERM);
 }
 
@@ -85,6 +89,19 @@ presence_to(const char *to, const char *type, xmpp_stanza_t *child)
 		st_add(p, child);
 	xmpp_send(conn, p);
 	xmpp_stanza_release(p);
+}
+
+/* to the occupant NICK of room r */
+static void
+presence_in(struct room *r, const char *nick, const char *type,
+    xmpp_stanza_t *x)
+{
+	char *to;
+
+	if (asprintf(&to, "%s/%s", r->jid, nick) == -1)
+		log_err(EXIT_TEMP, "asprintf");
+	presence_to(to, type, x);
+	free(to);
 }
 
 static int
@@ -158,12 +175,54 @@ on_presence(xmpp_conn_t *c, xmpp_stanza_t *st, void *arg)
 		if ((r->nick = strdup(nick)) == NULL)
 			log_err(EXIT_TEMP, "strdup");
 		printf("joined %s %s\n", room, nick);
+		/* a join answered after the quit */
+		if (quitting)
+			presence_in(r, r->nick, "unavailable", NULL);
 	} else if (strcmp(r->nick, nick) != 0) {
 		free(r->nick);
 		if ((r->nick = strdup(nick)) == NULL)
 			log_err(EXIT_TEMP, "strdup");
 		printf("nick %s %s\n", room, nick);
 	}
+	return 1;
+}
+
+/*
+ * What others say in a room, one line each: the text percent-encoded as in
+ * helpim-protocol(7).  The participant's own messages come back from the
+ * room and are not shown again.
+ */
+static int
+on_message(xmpp_conn_t *c, xmpp_stanza_t *st, void *arg)
+{
+	const char *from, *type;
+	char room[3072], *nick, *body, *text;
+	struct room *r;
+	size_t n;
+
+	(void)c, (void)arg;
+	if ((from = xmpp_stanza_get_from(st)) == NULL)
+		return 1;
+	strlcpy(room, from, sizeof(room));
+	if ((nick = strchr(room, '/')) != NULL)
+		*nick++ = '\0';
+	line_lower(room);
+	type = xmpp_stanza_get_type(st);
+	if (type != NULL && strcmp(type, "error") == 0) {
+		printf("error %s %s\n", room, st_condition(st));
+		return 1;
+	}
+	if (type == NULL || strcmp(type, "groupchat") != 0 || nick == NULL ||
+	    (r = room_find(room)) == NULL || strcmp(nick, r->nick) == 0 ||
+	    (body = xmpp_message_get_body(st)) == NULL)
+		return 1;
+	n = line_encode(NULL, 0, body) + 1;
+	if ((text = malloc(n)) == NULL)
+		log_err(EXIT_TEMP, "malloc");
+	line_encode(text, n, body);
+	printf("message %s %s %s\n", room, nick, text);
+	free(text);
+	xmpp_free(ctx, body);
 	return 1;
 }
 
@@ -244,93 +303,199 @@ disco(const char *verb, const char *jid)
 }
 
 static void
-command(char *line, unsigned long lineno)
+say(struct room *r, const char *text)
 {
-	char *f[4], *to, *sp;
-	xmpp_stanza_t *x, *m;
-	struct room *r;
-	size_t n;
-	int nf = 0;
+	xmpp_stanza_t *m;
 
-	if (strncmp(line, "raw ", 4) == 0) {
-		xmpp_send_raw(conn, line + 4, strlen(line + 4));
-		return;
+	m = xmpp_message_new(ctx, "groupchat", r->jid, NULL);
+	st_add_text(ctx, m, "body", text);
+	xmpp_send(conn, m);
+	xmpp_stanza_release(m);
+}
+
+static void
+join(char *jid, const char *nick, const char *password)
+{
+	struct room *r;
+	xmpp_stanza_t *x;
+
+	line_lower(jid);
+	if ((r = room_find(jid)) == NULL) {
+		if ((r = calloc(1, sizeof(*r))) == NULL ||
+		    (r->jid = strdup(jid)) == NULL)
+			log_err(EXIT_TEMP, "calloc");
+		LIST_INSERT_HEAD(&rooms, r, entry);
 	}
-	if (strncmp(line, "say ", 4) == 0) {
-		if ((sp = strchr(line + 4, ' ')) == NULL)
-			goto bad;
-		*sp++ = '\0';
-		m = xmpp_message_new(ctx, "groupchat", line + 4, NULL);
-		xmpp_message_set_body(m, sp);
-		xmpp_send(conn, m);
-		xmpp_stanza_release(m);
-		return;
-	}
-	for (sp = line; nf < 4 && sp != NULL; nf++) {
-		f[nf] = sp;
-		if ((sp = strchr(sp, ' ')) != NULL)
-			*sp++ = '\0';
-	}
-	if (sp != NULL)
-		goto bad;
-	if (strcmp(f[0], "quit") == 0 && nf == 1) {
-		quitting = 1;
-		return;
-	}
-	if (nf < 2)
-		goto bad;
-	line_lower(f[1]);
-	if (strcmp(f[0], "disco") == 0 || strcmp(f[0], "info") == 0) {
-		if (nf != 2)
-			goto bad;
-		disco(f[0], f[1]);
-		return;
-	}
-	r = room_find(f[1]);
-	if (strcmp(f[0], "join") == 0 && (nf == 3 || nf == 4)) {
-		if (r == NULL) {
-			if ((r = calloc(1, sizeof(*r))) == NULL ||
-			    (r->jid = strdup(f[1])) == NULL)
-				log_err(EXIT_TEMP, "calloc");
-			LIST_INSERT_HEAD(&rooms, r, entry);
-		}
-		free(r->nick);
-		if ((r->nick = strdup(f[2])) == NULL)
-			log_err(EXIT_TEMP, "strdup");
-		/* a join after a leave not yet answered: this one is pending */
-		r->in = 0;
-		x = st_tag(ctx, "x", NS_MUC);
-		if (nf == 4)
-			st_add_text(ctx, x, "password", f[3]);
-	} else if (strcmp(f[0], "nick") == 0 && nf == 3 && r != NULL) {
-		x = NULL;
-	} else if (strcmp(f[0], "leave") == 0 && nf == 2 && r != NULL) {
-		x = NULL;
-		f[2] = r->nick;
-	} else
-		goto bad;
-	n = strlen(f[1]) + strlen(f[2]) + 2;
-	if ((to = malloc(n)) == NULL)
-		log_err(EXIT_TEMP, "malloc");
-	snprintf(to, n, "%s/%s", f[1], f[2]);
-	presence_to(to, strcmp(f[0], "leave") == 0 ? "unavailable" : NULL, x);
-	free(to);
-	return;
-bad:
-	log_warnx("line %lu: bad command, skipped", lineno);
+	free(r->nick);
+	if ((r->nick = strdup(nick)) == NULL)
+		log_err(EXIT_TEMP, "strdup");
+	/* a join after a leave not yet answered: this one is pending */
+	r->in = 0;
+	x = st_tag(ctx, "x", NS_MUC);
+	if (password != NULL)
+		st_add_text(ctx, x, "password", password);
+	presence_in(r, nick, NULL, x);
 }
 
 static void
 leave_all(void)
 {
 	struct room *r;
-	char to[3072];
 
 	LIST_FOREACH(r, &rooms, entry)
-		if (r->in) {
-			snprintf(to, sizeof(to), "%s/%s", r->jid, r->nick);
-			presence_to(to, "unavailable", NULL);
+		if (r->in)
+			presence_in(r, r->nick, "unavailable", NULL);
+}
+
+/*
+ * The commands.  A command with an optional ROOM takes the one room this
+ * participant is in when ROOM is left out; "rest" takes the rest of the
+ * line as its last argument.
+ */
+enum verb { JOIN, SAY, LEAVE, NICK, DISCO, INFO, RAW, HELP, QUIT };
+static const struct cmd {
+	const char	*name;
+	const char	*args;
+	const char	*what;
+	int		 min, max;	/* arguments */
+	int		 room;		/* the first one is an optional ROOM */
+	int		 rest;
+} cmds[] = {
+	[JOIN] = { "join", "ROOM NICK [PASSWORD]", "enter a room", 2, 3 },
+	[SAY] = { "say", "[ROOM] TEXT", "say TEXT in the room", 1, 2, 1, 1 },
+	[LEAVE] = { "leave", "[ROOM]", "leave the room", 0, 1, 1 },
+	[NICK] = { "nick", "[ROOM] NEWNICK", "change the nickname", 1, 2, 1 },
+	[DISCO] = { "disco", "JID", "list the items of JID", 1, 1 },
+	[INFO] = { "info", "JID", "show the features of JID", 1, 1 },
+	[RAW] = { "raw", "XML", "send XML as it is (for tests)", 1, 1, 0, 1 },
+	[HELP] = { "help", "", "show these commands", 0, 0 },
+	[QUIT] = { "quit", "", "leave the rooms and exit", 0, 0 },
+};
+
+static void
+help(FILE *fp)
+{
+	size_t i;
+	int n;
+
+	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		n = fprintf(fp, "  %s %s", cmds[i].name, cmds[i].args);
+		fprintf(fp, "%*s%s\n", n < 30 ? 30 - n : 1, "", cmds[i].what);
+	}
+	fprintf(fp, "  ROOM may be left out while in one room only; "
+	    "the end of input quits.\n");
+}
+
+/*
+ * The room that the first argument names, taken off the arguments; else,
+ * when the command does without it, the only room.
+ */
+static struct room *
+room_arg(const struct cmd *c, char **argv, int *argc, unsigned long lineno)
+{
+	struct room *r, *named = NULL;
+	char *sp = NULL, first[3072];
+	int n = 0;
+
+	if (*argc > 0) {
+		strlcpy(first, argv[0], sizeof(first));
+		if (c->rest && (sp = strchr(first, ' ')) != NULL)
+			*sp = '\0';
+		line_lower(first);
+		if ((r = room_find(first)) != NULL && (!c->rest ||
+		    sp != NULL)) {
+			named = r;
+			if (c->rest)
+				argv[0] += sp - first + 1;
+			else
+				memmove(argv, argv + 1, --*argc * sizeof(*argv));
+		} else if (*argc == c->max && !c->rest) {
+			log_warnx("line %lu: %s: not in %s", lineno, c->name,
+			    first);
+			return NULL;
 		}
+	}
+	if (*argc < c->min || (*argc > 0 && *argv[*argc - 1] == '\0')) {
+		log_warnx("line %lu: usage: %s %s", lineno, c->name, c->args);
+		return NULL;
+	}
+	if (named != NULL)
+		return named;
+	LIST_FOREACH(r, &rooms, entry) {
+		named = r;
+		n++;
+	}
+	if (n != 1) {
+		log_warnx("line %lu: %s: %s", lineno, c->name, n == 0 ?
+		    "in no room" : "in several rooms: name one");
+		return NULL;
+	}
+	return named;
+}
+
+static void
+command(char *line, unsigned long lineno)
+{
+	const struct cmd *c = NULL;
+	struct room *r = NULL;
+	char *argv[4], *sp;
+	size_t i;
+	int argc = 0;
+
+	if ((sp = strchr(line, ' ')) != NULL)
+		*sp++ = '\0';
+	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		if (strcmp(line, cmds[i].name) == 0)
+			c = &cmds[i];
+	if (c == NULL) {
+		log_warnx("line %lu: unknown command \"%s\"; type help for "
+		    "the commands", lineno, line);
+		return;
+	}
+	if (c->rest && sp != NULL) {
+		argv[argc++] = sp;
+		sp = NULL;
+	}
+	while (sp != NULL && argc < c->max) {
+		argv[argc++] = sp;
+		if ((sp = strchr(sp, ' ')) != NULL)
+			*sp++ = '\0';
+	}
+	if (sp != NULL || (!c->room && (argc < c->min ||
+	    (argc > 0 && *argv[argc - 1] == '\0')))) {
+		log_warnx("line %lu: usage: %s %s", lineno, c->name, c->args);
+		return;
+	}
+	if (c->room && (r = room_arg(c, argv, &argc, lineno)) == NULL)
+		return;
+	switch (c - cmds) {
+	case JOIN:
+		join(argv[0], argv[1], argc == 3 ? argv[2] : NULL);
+		break;
+	case SAY:
+		say(r, argv[0]);
+		break;
+	case LEAVE:
+		presence_in(r, r->nick, "unavailable", NULL);
+		break;
+	case NICK:
+		presence_in(r, argv[0], NULL, NULL);
+		break;
+	case DISCO:
+	case INFO:
+		line_lower(argv[0]);
+		disco(c->name, argv[0]);
+		break;
+	case RAW:
+		xmpp_send_raw(conn, argv[0], strlen(argv[0]));
+		break;
+	case HELP:
+		help(stdout);
+		break;
+	case QUIT:
+		quitting = 1;
+		break;
+	}
 }
 
 static void
@@ -343,6 +508,7 @@ on_conn(xmpp_conn_t *c, xmpp_conn_event_t ev, int error,
 	if (ev == XMPP_CONN_CONNECT) {
 		online = 1;
 		xmpp_handler_add(c, on_presence, NULL, "presence", NULL, NULL);
+		xmpp_handler_add(c, on_message, NULL, "message", NULL, NULL);
 		p = xmpp_presence_new(ctx);
 		xmpp_send(c, p);
 		xmpp_stanza_release(p);
@@ -364,14 +530,19 @@ main(int argc, char *argv[])
 	const char *e, *pass;
 	long port = 5222;
 	char *line;
-	int ch, n, in_eof = 0;
+	long long leave_by = 0;
+	int ch, n, rn, in_eof = 0;
 
 	if ((e = getenv("XMPP_PORT")) != NULL && *e != '\0')
 		port = strtonum(e, 1, 65535, NULL);
 	if ((e = getenv("ANON_DOMAIN")) != NULL && *e != '\0')
 		domain = e;
-	while ((ch = getopt(argc, argv, "s:p:d:j:")) != -1) {
+	while ((ch = getopt(argc, argv, "d:hj:p:s:")) != -1) {
 		switch (ch) {
+		case 'h':
+			printf(USAGE "commands, one a line:\n");
+			help(stdout);
+			exit(0);
 		case 's':
 			host = optarg;
 			break;
@@ -393,9 +564,7 @@ main(int argc, char *argv[])
 	if (optind != argc || port == 0)
 		usage();
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	signal(SIGPIPE, SIG_IGN);
-	signal(SIGTERM, onsignal);
-	signal(SIGINT, onsignal);
+	sig_stop(onsignal);
 
 	xmpp_initialize();
 	ctx = xmpp_ctx_new(NULL, getenv("HELPIM_CHAT_DEBUG") == NULL ? NULL :
@@ -421,6 +590,11 @@ main(int argc, char *argv[])
 		if (quitting == 1 && online) {
 			quitting = 2;
 			leave_all();
+			leave_by = line_now_ms() + LEAVE_MS;
+		}
+		if (quitting == 2 && (LIST_EMPTY(&rooms) ||
+		    line_now_ms() >= leave_by)) {
+			quitting = 3;
 			xmpp_disconnect(conn);
 		}
 		n = 0;
@@ -439,7 +613,8 @@ main(int argc, char *argv[])
 			log_err(EXIT_TEMP, "poll");
 		if (n > 0 && pfd[0].fd == STDIN_FILENO &&
 		    (pfd[0].revents & (POLLIN | POLLHUP))) {
-			if (lread_fill(&lr, STDIN_FILENO) <= 0)
+			if ((rn = lread_fill(&lr, STDIN_FILENO)) == 0 ||
+			    (rn == -1 && errno != EINTR))
 				in_eof = 1;
 			while ((line = lread_next(&lr)) != NULL)
 				if (*line != '\0')

@@ -65,7 +65,6 @@ int
 main(int argc, char *argv[])
 {
 	struct conf conf;
-	struct sigaction sa;
 	struct pollfd pfd[2];
 	PGconn *db;
 	PGnotify *nf;
@@ -103,13 +102,7 @@ main(int argc, char *argv[])
 	if (check)
 		return 0;
 
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = onsignal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	sig_stop(onsignal);
 
 	db = PQconnectdb(conf.db);
 	if (PQstatus(db) != CONNECTION_OK)

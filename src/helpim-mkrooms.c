@@ -1151,10 +1151,7 @@ main(int argc, char *argv[])
 		freelist = i;
 	}
 
-	signal(SIGPIPE, SIG_IGN);
-	signal(SIGINT, onsig);
-	signal(SIGTERM, onsig);
-	signal(SIGHUP, onsig);
+	sig_stop(onsig);
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	xmpp_up();

@@ -518,7 +518,6 @@ metrics(void)
 int
 main(int argc, char *argv[])
 {
-	struct sigaction sa;
 	const char *file = NULL;
 	int ch, check = 0, mode = 0;
 
@@ -554,13 +553,7 @@ main(int argc, char *argv[])
 	if (check)
 		return 0;
 
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = onsignal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	sig_stop(onsignal);
 
 	db = PQconnectdb(conf.db);
 	if (PQstatus(db) != CONNECTION_OK)

@@ -284,7 +284,6 @@ await(long long ms)
 int
 main(int argc, char *argv[])
 {
-	struct sigaction sa;
 	struct lread lr;
 	PGresult *res;
 	const char *file = NULL;
@@ -316,13 +315,7 @@ main(int argc, char *argv[])
 	if (check)
 		return 0;
 
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = onsignal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	sig_stop(onsignal);
 
 	db = PQconnectdb(conf.db);
 	if (PQstatus(db) != CONNECTION_OK)

@@ -1194,9 +1194,7 @@ main(int argc, char *argv[])
 		exit(0);
 	}
 
-	signal(SIGPIPE, SIG_IGN);
-	signal(SIGTERM, onsignal);
-	signal(SIGINT, onsignal);
+	sig_stop(onsignal);
 	/*
 	 * Not on the server before the feed begins: the feed of a second
 	 * pipeline of this instance is refused (helpim-rooms holds the

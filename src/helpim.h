@@ -154,6 +154,8 @@ void	 log_warn(const char *, ...) LOG_PRINTF(1);
 void	 log_warnx(const char *, ...) LOG_PRINTF(1);
 void	 log_info(const char *, ...) LOG_PRINTF(1);
 void	 log_debug(const char *, ...) LOG_PRINTF(1);
+/* The signals that stop a program, one policy for all (log.c). */
+void	 sig_stop(void (*)(int));
 
 /* PostgreSQL (db.c); the types of libpq-fe.h, declared here without it. */
 struct pg_conn;

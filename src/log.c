@@ -3,10 +3,11 @@
  * level one of error, warning, info (silenced by -q) and debug (shown with
  * -v).  One write(2) per line, so that lines of programs sharing a pipe never
  * mix; control characters become '?', so that no text from outside can forge
- * a line.
+ * a line.  Also the one signal policy of the suite.
  */
 
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -91,4 +92,24 @@ log_debug(const char *fmt, ...)
 {
 	if (log_level >= LOGLEVEL_DEBUG)
 		LOG("debug", -1);
+}
+
+/*
+ * SIGHUP, SIGINT and SIGTERM all ask for a clean stop: fn sets a flag that
+ * the program's loop acts on (leave the rooms, finish the transaction).
+ * SIGPIPE is ignored: the failed write says it.
+ */
+void
+sig_stop(void (*fn)(int))
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sigemptyset(&sa.sa_mask);
+	sa.sa_handler = fn;
+	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
 }

@@ -18,8 +18,17 @@ teardown_file() { sandbox_down; }
 
 @test "programs, scripts, man pages, examples and SQL are in their places" {
 	local f
-	for f in conf mkrooms rooms watch setstatus chat run initdb webapp; do
+	# BINDIR holds what an operator runs, and nothing else
+	run -0 ls "$D/usr/bin"
+	assert_output "$(printf 'helpim-%s\n' conf initdb mkrooms rooms run setstatus watch)"
+	for f in conf mkrooms rooms watch setstatus run initdb; do
 		assert_file_executable "$D/usr/bin/helpim-$f"
+	done
+	# the test and demo tools (helpim-chat sends any XML) are off the PATH
+	run -0 ls "$D/usr/libexec/helpim"
+	assert_output "$(printf 'helpim-%s\n' chat demo listen sandbox webapp)"
+	for f in chat demo listen sandbox webapp; do
+		assert_file_executable "$D/usr/libexec/helpim/helpim-$f"
 	done
 	for f in man1/helpim-rooms.1 man5/helpim.conf.5 man7/helpim.7 \
 		man8/helpim-run.8; do
@@ -44,6 +53,17 @@ teardown_file() { sandbox_down; }
 	run -0 "$D/usr/bin/helpim-rooms" -s -c "$CONF"
 	assert_line "rooms_available=1"
 	run -0 "$D/usr/bin/helpim-run" -n -f "$CONF"
+}
+
+@test "the installed tools find the operator's programs in BINDIR" {
+	local w=$D/usr/libexec/helpim/helpim-webapp
+	run -0 grep -x 'PATH=$here:/usr/bin:$PATH' "$w"
+	# BINDIR on the PATH as the operator has it, the build's programs not
+	run -0 env PATH="$D/usr/bin:/usr/bin:/bin" "$w" -n -f "$CONF"
+	run -0 env PATH="$D/usr/bin:/usr/bin:/bin" "$w" -f "$CONF" status
+	assert_output --regexp '^[0-9]+ [0-9]+ [0-9]+ '
+	run -0 grep -c '/usr/bin' "$D/usr/libexec/helpim/helpim-demo"
+	assert_output 2
 }
 
 @test "the installed man pages read with man -l" {
