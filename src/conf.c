@@ -50,6 +50,7 @@ static const struct key {
 	D(linger),
 	D(refill_interval),
 	D(retention),
+	D(lease),
 #undef S
 #undef I
 #undef D
@@ -112,6 +113,7 @@ defaults(struct conf *c)
 	c->linger = 600000;
 	c->refill_interval = 10000;
 	c->retention = 30 * 86400000LL;
+	c->lease = 15000;
 }
 
 static char *

@@ -18,7 +18,7 @@
 #include "helpim.h"
 
 #define OPEN	"status NOT IN ('closed', 'lost')"
-#define LOCK_KEY	"7243"	/* with hashtext(instance): one pipeline */
+#define LOCK_KEY	"7244"	/* with hashtext(instance): one pipeline */
 #define LOCK_TRIES	25	/* every 0.2 s: a predecessor's session ends */
 
 struct seen {
@@ -29,6 +29,8 @@ struct seen {
 static PGconn		*db;
 static struct conf	 conf;
 static struct seen	*seen;
+static char		 sessname[320];	/* helpim-rooms PID@HOST */
+static char		 epoch[32];	/* of the instance's lease we hold */
 static size_t		 nseen;
 static volatile sig_atomic_t quit;
 
@@ -52,10 +54,19 @@ dbfail(PGresult *res)
 	db_fail(db, res, NULL);
 }
 
+static PGresult *query3(const char *, int, const char *, const char *,
+    const char *);
+
 static PGresult *
 query(const char *sql, int n, const char *p0, const char *p1)
 {
-	const char *p[2] = { p0, p1 };
+	return query3(sql, n, p0, p1, NULL);
+}
+
+static PGresult *
+query3(const char *sql, int n, const char *p0, const char *p1, const char *p2)
+{
+	const char *p[3] = { p0, p1, p2 };
 	PGresult *res;
 
 	res = PQexecParams(db, sql, n, NULL, p, NULL, NULL, 0);
@@ -138,17 +149,45 @@ wipe(PGresult *res, int col)
 		    PQgetlength(res, i, col));
 }
 
+/* A room for the feed: roomlines() reads these columns. */
+#define ROOMCOLS	"jid, status, password, close_requested_at::text, " \
+	"coalesce(close_reason, ''), staff_nick, client_nick, new_password"
+
+/*
+ * The feed lines of row i: watch, with the nicks the database knows, then
+ * rekey and close where one is pending.
+ */
+static void
+roomlines(PGresult *res, int i)
+{
+	const char *jid, *f[4];
+
+	jid = PQgetvalue(res, i, 0);
+	f[0] = PQgetvalue(res, i, 1);
+	f[1] = PQgetvalue(res, i, 2);
+	f[2] = PQgetisnull(res, i, 5) ? NULL : PQgetvalue(res, i, 5);
+	f[3] = PQgetisnull(res, i, 6) ? NULL : PQgetvalue(res, i, 6);
+	feedline("watch", jid, 4, 2, f);
+	if (!PQgetisnull(res, i, 7)) {
+		f[0] = PQgetvalue(res, i, 7);
+		feedline("rekey", jid, 1, 1, f);
+	}
+	if (!PQgetisnull(res, i, 3)) {
+		f[0] = PQgetvalue(res, i, 4);
+		feedline("close", jid, 1, 1, f);
+	}
+}
+
 static void
 feed(int remember)
 {
 	PGresult *res;
-	const char *jid, *closeat, *f[4];
+	const char *jid, *closeat;
 	int i, n;
 
-	res = query("SELECT jid, status, password, close_requested_at::text, "
-	    "coalesce(close_reason, ''), staff_nick, client_nick, new_password "
-	    "FROM helpim.rooms WHERE instance = $1 AND " OPEN " ORDER BY id", 1,
-	    conf.instance, NULL);
+	res = query("SELECT " ROOMCOLS " FROM helpim.rooms "
+	    "WHERE instance = $1 AND " OPEN " ORDER BY id", 1, conf.instance,
+	    NULL);
 	n = PQntuples(res);
 	if (remember && n > 0 &&
 	    (seen = reallocarray(NULL, n, sizeof(*seen))) == NULL)
@@ -157,19 +196,7 @@ feed(int remember)
 	for (i = 0; i < n; i++) {
 		jid = PQgetvalue(res, i, 0);
 		closeat = PQgetisnull(res, i, 3) ? NULL : PQgetvalue(res, i, 3);
-		f[0] = PQgetvalue(res, i, 1);
-		f[1] = PQgetvalue(res, i, 2);
-		f[2] = PQgetisnull(res, i, 5) ? NULL : PQgetvalue(res, i, 5);
-		f[3] = PQgetisnull(res, i, 6) ? NULL : PQgetvalue(res, i, 6);
-		feedline("watch", jid, 4, 2, f);
-		if (!PQgetisnull(res, i, 7)) {
-			f[0] = PQgetvalue(res, i, 7);
-			feedline("rekey", jid, 1, 1, f);
-		}
-		if (closeat != NULL) {
-			f[0] = PQgetvalue(res, i, 4);
-			feedline("close", jid, 1, 1, f);
-		}
+		roomlines(res, i);
 		if (remember) {
 			seen[i].jid = strdup(jid);
 			seen[i].closeat = closeat ? strdup(closeat) : NULL;
@@ -198,15 +225,14 @@ notified(const char *payload)
 		jid = payload + 6;
 		if (lookup(jid) != NULL)
 			return;		/* listed already */
-		res = query("SELECT status, password FROM helpim.rooms "
+		/* a new room, or one adopted from a dead instance */
+		res = query("SELECT " ROOMCOLS " FROM helpim.rooms "
 		    "WHERE jid = $1 AND instance = $2 AND " OPEN, 2, jid,
 		    conf.instance);
-		if (PQntuples(res) == 1) {
-			f[0] = PQgetvalue(res, 0, 0);
-			f[1] = PQgetvalue(res, 0, 1);
-			feedline("watch", jid, 2, 2, f);
-		}
-		wipe(res, 1);
+		if (PQntuples(res) == 1)
+			roomlines(res, 0);
+		wipe(res, 2);
+		wipe(res, 7);
 	} else if (strncmp(payload, "rekey ", 6) == 0) {
 		jid = payload + 6;
 		res = query("SELECT new_password FROM helpim.rooms "
@@ -301,16 +327,56 @@ lock_instance(void)
 	    "a second pipeline", conf.instance, who);
 }
 
+/*
+ * Renews the instance's lease, or stands down if it was lost (this pipeline
+ * was paused or cut off past it, and another instance adopted its rooms);
+ * then adopts the rooms of any instance whose lease has run out.
+ */
+static void
+lease(void)
+{
+	PGresult *res;
+	char ms[32];
+
+	snprintf(ms, sizeof(ms), "%lld ms", conf.lease);
+	res = query3("SELECT helpim.lease_renew($1, $2, $3)", 3,
+	    conf.instance, epoch, ms);
+	if (*PQgetvalue(res, 0, 0) != 't') {
+		PQclear(res);
+		res = query("SELECT coalesce(adopted_by, holder) FROM "
+		    "helpim.instances WHERE instance = $1", 1, conf.instance,
+		    NULL);
+		log_errx(EXIT_TEMP, "the lease of instance '%s' was lost "
+		    "(epoch %s; now %s): standing down", conf.instance, epoch,
+		    PQntuples(res) == 1 ? PQgetvalue(res, 0, 0) : "nobody");
+	}
+	PQclear(res);
+	res = query("SELECT helpim.adopt($1, $2)", 2, conf.instance, epoch);
+	if (strcmp(PQgetvalue(res, 0, 0), "0") != 0)
+		log_info("adopted %s open rooms of an instance whose lease ran "
+		    "out", PQgetvalue(res, 0, 0));
+	PQclear(res);
+}
+
 static void
 follow(void)
 {
 	struct pollfd pfd[2];
 	PGnotify *nf;
+	PGresult *res;
+	long long next, t;
+	char ms[32];
 
 	lock_instance();
+	snprintf(ms, sizeof(ms), "%lld ms", conf.lease);
+	res = query3("SELECT helpim.lease_take($1, $2, $3)", 3, conf.instance,
+	    sessname, ms);
+	strlcpy(epoch, PQgetvalue(res, 0, 0), sizeof(epoch));
+	PQclear(res);
 	PQclear(query("LISTEN helpim", 0, NULL, NULL));
 	feed(1);
-	log_info("%zu open rooms listed, following", nseen);
+	log_info("%zu open rooms listed, following (epoch %s)", nseen, epoch);
+	next = line_now_ms();
 	pfd[0].fd = PQsocket(db);
 	pfd[0].events = POLLIN;
 	pfd[1].fd = STDOUT_FILENO;
@@ -324,7 +390,12 @@ follow(void)
 			PQfreemem(nf);
 		}
 		out();
-		if (poll(pfd, 2, -1) == -1) {
+		if ((t = next - line_now_ms()) <= 0) {
+			lease();
+			next = line_now_ms() + conf.lease / 5;
+			continue;
+		}
+		if (poll(pfd, 2, (int)t) == -1) {
 			if (errno == EINTR)
 				continue;
 			log_err(EXIT_TEMP, "poll");
@@ -341,14 +412,14 @@ follow(void)
 static void
 name_session(void)
 {
-	char name[320], host[256];
+	char host[256];
 
 	if (gethostname(host, sizeof(host)) == -1)
 		strlcpy(host, "?", sizeof(host));
-	snprintf(name, sizeof(name), "helpim-rooms %d@%s", (int)getpid(),
-	    host);
+	snprintf(sessname, sizeof(sessname), "helpim-rooms %d@%s",
+	    (int)getpid(), host);
 	PQclear(query("SELECT set_config('application_name', $1, false)", 1,
-	    name, NULL));
+	    sessname, NULL));
 }
 
 static void
@@ -436,6 +507,29 @@ stats(void)
 	    "FROM helpim.rooms WHERE instance = $1", 1, conf.instance, NULL);
 }
 
+/* Every instance's lease: name, epoch, seconds left, holder, adopter. */
+static PGresult *
+leases(void)
+{
+	return query("SELECT instance, epoch, greatest(extract(epoch FROM "
+	    "until - now()), 0)::bigint, holder, adopted_by "
+	    "FROM helpim.instances ORDER BY instance", 0, NULL, NULL);
+}
+
+/* A label value of Prometheus' text format. */
+static void
+label(char *dst, size_t size, const char *s)
+{
+	size_t n = 0;
+
+	for (; *s != '\0' && n + 3 < size; s++) {
+		if (*s == '\\' || *s == '"' || *s == '\n')
+			dst[n++] = '\\';
+		dst[n++] = *s == '\n' ? 'n' : *s;
+	}
+	dst[n] = '\0';
+}
+
 static void
 summary(void)
 {
@@ -445,6 +539,14 @@ summary(void)
 	res = stats();
 	for (i = 0; i < K_N; i++)
 		printf("%s=%s\n", keys[i], PQgetvalue(res, 0, i));
+	PQclear(res);
+	res = leases();
+	for (i = 0; i < PQntuples(res); i++)
+		printf("lease=%s epoch=%s left=%s holder=%s%s%s\n",
+		    PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
+		    PQgetvalue(res, i, 2), PQgetvalue(res, i, 3),
+		    PQgetisnull(res, i, 4) ? "" : " adopted_by=",
+		    PQgetvalue(res, i, 4));
 	PQclear(res);
 	out();
 }
@@ -465,21 +567,9 @@ metrics(void)
 {
 	PGresult *res;
 	char inst[4 * sizeof(conf.instance) + 16], l[sizeof(inst) + 64];
-	char *q;
-	const char *p;
 	int i;
 
-	q = inst;
-	for (p = conf.instance; *p != '\0'; p++) {
-		if (*p == '\\' || *p == '"')
-			*q++ = '\\';
-		if (*p == '\n') {
-			*q++ = '\\';
-			*q++ = 'n';
-		} else
-			*q++ = *p;
-	}
-	*q = '\0';
+	label(inst, sizeof(inst), conf.instance);
 	res = stats();
 	for (i = K_STATUS; i < K_OPEN; i++) {
 		snprintf(l, sizeof(l), "instance=\"%s\",status=\"%s\"", inst,
@@ -511,6 +601,22 @@ metrics(void)
 	metric("pipeline_restarts_total", "counter",
 	    "Restarts of the pipeline by helpim-run.", l,
 	    PQgetvalue(res, 0, K_RESTARTS));
+	PQclear(res);
+	res = leases();
+	for (i = 0; i < PQntuples(res); i++) {
+		label(inst, sizeof(inst), PQgetvalue(res, i, 0));
+		snprintf(l, sizeof(l), "instance=\"%s\"", inst);
+		metric("lease_seconds", i == 0 ? "gauge" : NULL,
+		    "Seconds left of each instance's lease; 0: run out.", l,
+		    PQgetvalue(res, i, 2));
+	}
+	for (i = 0; i < PQntuples(res); i++) {
+		label(inst, sizeof(inst), PQgetvalue(res, i, 0));
+		snprintf(l, sizeof(l), "instance=\"%s\"", inst);
+		metric("lease_epoch", i == 0 ? "gauge" : NULL,
+		    "Epoch of each instance's lease: it moves on a takeover.",
+		    l, PQgetvalue(res, i, 1));
+	}
 	PQclear(res);
 	out();
 }

@@ -249,6 +249,30 @@ prepare(const char *name, const char *sql, int n)
 	PQclear(res);
 }
 
+/*
+ * The writer of the instance, at the epoch of its lease (helpim-rooms -f
+ * took it before the events began): once another instance adopts the
+ * rooms, the database refuses what this session writes (helpim.fence).
+ * No lease (the pipeline run by hand): no fence.
+ */
+static void
+declare(void)
+{
+	const char *p[1] = { conf.instance };
+	PGresult *res;
+
+	res = PQexecParams(db, "SELECT set_config('helpim.instance', $1, "
+	    "false), set_config('helpim.epoch', coalesce((SELECT epoch::text "
+	    "FROM helpim.instances WHERE instance = $1), ''), false)", 1, NULL,
+	    p, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		lost(res);
+	if (*PQgetvalue(res, 0, 1) != '\0')
+		log_debug("writing for instance '%s', epoch %s", conf.instance,
+		    PQgetvalue(res, 0, 1));
+	PQclear(res);
+}
+
 static int
 readable(int fd)
 {
@@ -348,6 +372,7 @@ main(int argc, char *argv[])
 						    "'%.40s' is not supported; "
 						    "expected '%s'", lr.lineno,
 						    line, EVENTS_VERSION);
+					declare();
 					continue;
 				}
 				log_warnx("line %lu: no version line '%s'",

@@ -33,6 +33,7 @@
 #define JOIN_TIMEOUT	15000		/* ms: a join not answered is sent again */
 #define BACKOFF_MIN	1000		/* ms: after a temporary error, */
 #define BACKOFF_MAX	60000		/* doubling up to this */
+#define POLL_MAX	1000		/* ms: the longest poll */
 #define SETTLE		500		/* ms online before joining: time for
 					   a running watcher to say so */
 
@@ -63,6 +64,7 @@ struct room {
 	unsigned char	 state;
 	unsigned char	 had;		/* a chatter came before */
 	unsigned char	 tries;		/* joins refused with conflict */
+	unsigned char	 waits;		/* joins unanswered */
 	unsigned char	 rekey;		/* REKEY_* */
 	unsigned short	 sfx;		/* nick-sfx; 0: the plain nick */
 };
@@ -279,7 +281,7 @@ temporary(xmpp_stanza_t *st)
 {
 	static const char *conds[] = { "resource-constraint",
 	    "service-unavailable", "internal-server-error",
-	    "remote-server-timeout", "remote-server-not-found" };
+	    "remote-server-timeout" };
 	xmpp_stanza_t *e;
 	const char *type, *c;
 	size_t i;
@@ -304,17 +306,6 @@ is_named(struct room *r, const char *nick)
 		if (r->named[i] != NULL && strcmp(r->named[i], nick) == 0)
 			return 1;
 	return 0;
-}
-
-/* All the chatters the room may hold are named: nobody else is let stay. */
-static int
-named_full(struct room *r)
-{
-	int i, n = 0;
-
-	for (i = 0; i < FEED_NAMED; i++)
-		n += r->named[i] != NULL;
-	return n >= conf.max_chatters;
 }
 
 /* The first chatters are the staff member and the client, as the
@@ -425,7 +416,9 @@ join(struct room *r)
 	h = st_add(x, st_tag(ctx, "history", NULL));
 	xmpp_stanza_set_attribute(h, "maxstanzas", "0");
 	send_release(p);
-	set_due(r, line_now_ms() + JOIN_TIMEOUT);
+	/* unanswered: sent again after 15 s, 30 s, then every minute */
+	set_due(r, line_now_ms() + JOIN_TIMEOUT * (1 << (r->waits < 2 ?
+	    r->waits : 2)));
 }
 
 /* The room's new password, in its configuration form: only that field. */
@@ -568,19 +561,18 @@ make_extra(struct room *r, int i)
 }
 
 /*
- * Too many chatters (the bot was away), or once every chatter the room may
- * hold is named, anybody else: those the database does not name go, the
- * last listed first; one it names only if nobody else can (never, while
- * the names are right).  Prosody lists occupants in no order of arrival.
+ * Too many chatters (the bot was away): those the database does not name
+ * go, the last listed first; one it names only if nobody else can (never,
+ * while the names are right).  Prosody lists occupants in no order of
+ * arrival.
  */
 static void
 trim(struct room *r)
 {
-	int i, full = named_full(r);
+	int i;
 
-	for (i = r->nocc - 1; i >= 0; i--)
-		if (!r->occ[i].extra && !is_named(r, r->occ[i].nick) &&
-		    (full || chatters(r) > conf.max_chatters))
+	for (i = r->nocc - 1; i >= 0 && chatters(r) > conf.max_chatters; i--)
+		if (!r->occ[i].extra && !is_named(r, r->occ[i].nick))
 			make_extra(r, i);
 	for (i = r->nocc - 1; i >= 0 && chatters(r) > conf.max_chatters; i--)
 		if (!r->occ[i].extra)
@@ -607,6 +599,7 @@ self_presence(struct room *r, xmpp_stanza_t *st, xmpp_stanza_t *x,
 	freesecret(&r->pass);
 	r->due = 0;
 	r->backoff = 0;
+	r->waits = 0;
 	/* the server may have changed our nick (210) */
 	free(r->self);
 	r->self = xstrdup(nick);
@@ -699,8 +692,7 @@ occupant_presence(struct room *r, xmpp_stanza_t *st, xmpp_stanza_t *x,
 		return;
 	}
 	/* one the database does not name, into a full room: kicked */
-	if (!is_named(r, nick) && (named_full(r) ||
-	    chatters(r) >= conf.max_chatters)) {
+	if (!is_named(r, nick) && chatters(r) >= conf.max_chatters) {
 		occ_add(r, nick, realjid, 1);
 		kick(r, nick, FULL_REASON);
 		emit("kick", r, chatters(r), 2, nick, FULL_REASON);
@@ -818,7 +810,8 @@ on_presence(xmpp_conn_t *c, xmpp_stanza_t *st, void *arg)
 	int unavailable;
 
 	(void)c, (void)arg;
-	if ((from = xmpp_stanza_get_from(st)) == NULL ||
+	/* leaving: what comes now is acted on no more (no kick, no event) */
+	if (leaving || (from = xmpp_stanza_get_from(st)) == NULL ||
 	    strlcpy(room, from, sizeof(room)) >= sizeof(room) ||
 	    (nick = strchr(room, '/')) == NULL)
 		return 1;
@@ -930,7 +923,7 @@ on_iq(xmpp_conn_t *c, xmpp_stanza_t *st, void *arg)
 	size_t n;
 
 	(void)c, (void)arg;
-	if ((id = xmpp_stanza_get_id(st)) == NULL ||
+	if (leaving || (id = xmpp_stanza_get_id(st)) == NULL ||
 	    (type = xmpp_stanza_get_type(st)) == NULL ||
 	    (from = xmpp_stanza_get_from(st)) == NULL)
 		return 1;
@@ -1040,6 +1033,8 @@ fire_due(void)
 			close_room(r, EMPTY_REASON);
 		} else if (r->due <= now && r->state == JOINING) {
 			r->due = 0;
+			if (r->waits < UCHAR_MAX)
+				r->waits++;
 			join(r);
 		} else if (r->due <= now && r->state == CLOSING) {
 			r->due = 0;
@@ -1141,6 +1136,21 @@ connect_xmpp(void)
 		    conf.server[0] != '\0' ? conf.server : conf.jid);
 }
 
+/*
+ * We were paused (SIGSTOP, a frozen machine) past half the instance's
+ * lease: another instance may have adopted our rooms.  Act on nothing
+ * that came meanwhile, leave the rooms without kicking anyone, and let
+ * helpim-run start a fresh pipeline, which finds out.
+ */
+static void
+stand_down(long long ms)
+{
+	log_warnx("paused for %lld s, over half the lease: leaving the rooms, "
+	    "standing down", ms / 1000);
+	shutdown_xmpp();
+	exit(EXIT_TEMP);
+}
+
 static int
 poll_timeout(void)
 {
@@ -1149,7 +1159,7 @@ poll_timeout(void)
 	if (!online || line_now_ms() < settle)
 		return 5;	/* libstrophe logs in on its own queue */
 	/* with TLS, decrypted bytes may wait where poll cannot see them */
-	max = conf.tls == TLS_OFF ? 1000 : 20;
+	max = conf.tls == TLS_OFF ? POLL_MAX : 20;
 	if (next_due == 0)
 		return max;
 	t = next_due - line_now_ms();
@@ -1164,6 +1174,7 @@ main(int argc, char *argv[])
 	const char *fileopt = NULL;
 	char *line;
 	ssize_t rn;
+	long long before;
 	int ch, n, ready, check = 0;
 
 	while ((ch = getopt(argc, argv, "f:nqv")) != -1) {
@@ -1234,10 +1245,16 @@ main(int argc, char *argv[])
 			pfd[n++].events = POLLIN |
 			    (xmpp_conn_send_queue_len(conn) > 0 ? POLLOUT : 0);
 		}
+		before = line_now_ms();
 		if (poll(pfd, n, poll_timeout()) == -1 && errno != EINTR)
 			log_err(EXIT_TEMP, "poll");
+		if (line_now_ms() - before > POLL_MAX + conf.lease / 2)
+			stand_down(line_now_ms() - before);
+		/* (what came before we were online is read first) */
 		if (ready && !in_eof &&
 		    (pfd[0].revents & (POLLIN | POLLHUP))) {
+			while ((line = lread_next(&lr)) != NULL)
+				feed(line, lr.lineno);
 			if ((rn = lread_fill(&lr, STDIN_FILENO)) == 0 ||
 			    (rn == -1 && errno != EINTR))
 				in_eof = 1;

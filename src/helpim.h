@@ -45,6 +45,7 @@ struct conf {
 	long long linger;
 	long long refill_interval;
 	long long retention;
+	long long lease;
 };
 
 #define CONF_SECRET	0x1	/* read the XMPP password (inline or from its file) */

@@ -43,7 +43,8 @@ teardown_file() {
 	echo "$pid" >"$BATS_FILE_TMPDIR/watch.pid"
 	exec {w}>"$d/w.fifo"
 	cat "$d/feed" >&"$w"
-	wait_until 60 sh -c "[ \$(grep -c '^snapshot|' '$d/w.out') -eq $N ]"
+	wait_until 60 sh -c "[ \$(grep -c '^snapshot|' '$d/w.out') -eq $N ]" || {
+		grep -c '^snapshot' "$d/w.out" >&2; head -3 "$d/w.out" "$d/w.err" >&2; false; }
 	rss=$(awk '/^VmHWM/ { print $2 }' "/proc/$pid/status")
 	echo "# $N rooms: peak RSS $rss kB" >&3
 	exec {w}>&-

@@ -103,6 +103,22 @@ events() {
 	assert_output 0
 }
 
+@test "status times are on the database's clock, whatever the watcher's says" {
+	room ck1
+	# a watcher whose clock is months behind the database's
+	run -0 events "join|2026-01-01T00:00:00.000Z|ck1@$M|1|Anna|" \
+		"join|2026-01-01T00:00:01.000Z|ck1@$M|2|guest|"
+	run -0 sql "SELECT abs(extract(epoch FROM now() - staff_joined_at)) < 60,
+		abs(extract(epoch FROM now() - client_joined_at)) < 60,
+		abs(extract(epoch FROM now() - status_at)) < 60,
+		staff_joined_at <= client_joined_at
+		FROM helpim.rooms WHERE jid = 'ck1@$M'"
+	assert_output "t|t|t|t"
+	# the history keeps the watcher's time of each event
+	run -0 sql "SELECT min(at) FROM helpim.room_events WHERE jid = 'ck1@$M'"
+	assert_output "2026-01-01 00:00:00+00"
+}
+
 @test "a kicked extra chatter changes nothing but is recorded" {
 	room g1 chatting 2
 	run -0 events "kick|$(now)|g1@$M|2|third|room full"

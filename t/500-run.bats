@@ -92,3 +92,23 @@ teardown_file() { sandbox_down; }
 	run -0 ours "$HELPIM_CONF"
 	assert_output ""
 }
+
+@test "a stage's pid file goes with it; a pid reused by another process is never signalled" {
+	local tmp stranger d=$BATS_TEST_TMPDIR/tmp
+	mkdir -p "$d"
+	TMPDIR=$d run_start
+	tmp=$(echo "$d"/helpim-run.*)
+	# helpim-mkrooms ran and ended: its pid file is gone
+	wait_until 20 test ! -e "$tmp/mkrooms.pid"
+	# a pid file left over, with a pid the system gave another process
+	sleep 300 3>&- &
+	stranger=$!
+	echo "$stranger" >"$tmp/mkrooms.pid"
+	# the pool is still refilled: a stranger is no helpim-mkrooms
+	claim staff s-pid
+	wait_until 20 pool_full
+	run_stop
+	# and it was never signalled, not even on the way out
+	run -0 kill -0 "$stranger"
+	kill "$stranger"
+}

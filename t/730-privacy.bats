@@ -261,7 +261,7 @@ age() {
 	local d=$BATS_FILE_TMPDIR/oldsql conf
 	mkdir -p "$d"
 	for f in "$top"/sql/*.sql; do
-		case $f in */005-*) ;; *) ln -s "$f" "$d/" ;; esac
+		case $f in */00[1-4]-*) ln -s "$f" "$d/" ;; esac
 	done
 	sql "CREATE DATABASE helpim_old"
 	conf=$(conf_with old "db=host=$PGHOST port=$PGPORT dbname=helpim_old user=postgres")

@@ -162,9 +162,11 @@ teardown() { [ ! -f "$BATS_FILE_TMPDIR/run.pid" ] || run_stop; }
 	{ cat "$HELPIM_CONF"; echo 'instance = lv'; } >"$c"
 	chmod 600 "$c"
 	expire() {
+		# seen by the pipeline (seen_at) after helpim-setstatus starts
 		sql "INSERT INTO helpim.rooms (jid, password, instance, status,
-		    staff_claimed_at) VALUES ('$1@rooms.localhost', 'x', 'lv',
-		    'staff_claimed', now() - interval '1 hour')"
+		    staff_claimed_at, seen_at) VALUES ('$1@rooms.localhost', 'x',
+		    'lv', 'staff_claimed', now() - interval '1 hour',
+		    now() + interval '1 hour')"
 	}
 	expire lv1
 	run -0 --separate-stderr helpim-setstatus -f "$c" </dev/null

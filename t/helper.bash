@@ -157,10 +157,22 @@ ours() {
 	return 0
 }
 
-# helpim-run in the background for this file, its stderr in run.log
+# helpim-run in the background for this file, its stderr in run.log, until
+# the pool is full and its watcher is in every open room
 run_start() {
+	local t
+	t=$(sql "SELECT now()")
 	run_start_nowait
 	wait_until 30 pool_full
+	wait_until 30 all_seen "$t"
+}
+
+# all_seen TIME: every open room of the instance was seen (a snapshot)
+# since TIME
+all_seen() {
+	[ "$(sql "SELECT count(*) FROM helpim.rooms WHERE status NOT IN ('closed', 'lost')
+		AND instance = '$(helpim-conf instance)'
+		AND (seen_at IS NULL OR seen_at < '$1')")" -eq 0 ]
 }
 
 run_start_nowait() {

@@ -1,0 +1,183 @@
+#!/usr/bin/env bats
+# Two instances on one XMPP server and one database, each under its own
+# helpim-run: a dead instance's open rooms are adopted by the live one, and
+# an instance paused past its lease comes back fenced and stands down.
+# Prosody and ejabberd.
+
+load helper
+
+setup_file() {
+	sandbox_up
+	A=$(conf_with a instance=a nick=bot-a lease=4s grace=2s pool_size=3)
+	B=$(conf_with b instance=b nick=bot-b lease=4s grace=2s pool_size=3)
+	export A B
+	inst_start a "$A"
+	wait_until 30 pool_of a
+	inst_start b "$B"
+	wait_until 30 pool_of b
+	chat_start probe
+}
+
+teardown_file() {
+	local n
+	chat_stop probe
+	for n in a b; do
+		[ -e "$BATS_FILE_TMPDIR/$n.pgid" ] || continue
+		kill -TERM -- "-$(cat "$BATS_FILE_TMPDIR/$n.pgid")" 2>/dev/null || true
+		kill -CONT -- "-$(cat "$BATS_FILE_TMPDIR/$n.pgid")" 2>/dev/null || true
+	done
+	sleep 2
+	sandbox_down
+}
+
+teardown() {
+	local n
+	[ -n "${BATS_TEST_COMPLETED:-}" ] && return 0
+	for n in a b; do
+		[ ! -s "$BATS_FILE_TMPDIR/$n.log" ] ||
+			tail -n 20 "$BATS_FILE_TMPDIR/$n.log" | sed "s/^/$n.log: /" >&2
+	done
+}
+
+# inst_start NAME CONF: helpim-run of that instance in a session of its own
+inst_start() {
+	HELPIM_CONF=$2 HELPIM_BACKOFF_MAX=1 setsid helpim-run \
+		2>>"$BATS_FILE_TMPDIR/$1.log" 3>&- &
+	wait_until 10 sh -c "ps -o pgid= -p $! >'$BATS_FILE_TMPDIR/$1.pgid'"
+	sed -i 's/ //g' "$BATS_FILE_TMPDIR/$1.pgid"
+}
+
+pool_of() {
+	[ "$(sql "SELECT count(*) FROM helpim.rooms WHERE instance = '$1'
+		AND status = 'available'")" -ge 3 ]
+}
+
+open_of() {
+	sql "SELECT count(*) FROM helpim.rooms WHERE instance = '$1'
+		AND status NOT IN ('closed', 'lost')"
+}
+
+instance_is() {
+	[ "$(sql "SELECT instance FROM helpim.rooms WHERE jid = '$1'")" = "$2" ]
+}
+
+none_open() { [ "$(open_of "$1")" -eq 0 ]; }
+
+# one_bot ROOM: the room's occupants on the server are its chatters and one bot
+one_bot() {
+	local f=$BATS_FILE_TMPDIR/probe.out n db occ
+	n=$(wc -l <"$f")
+	chat probe "info $1"
+	wait_until 10 sh -c "tail -n +$((n + 1)) '$f' | grep -q '^info $1 done'" ||
+		return 2
+	occ=$(tail -n +$((n + 1)) "$f" | sed -n 's/^field muc#roominfo_occupants //p')
+	db=$(sql "SELECT chatters FROM helpim.rooms WHERE jid = '$1'")
+	[ -n "$occ" ] && [ "$occ" -eq $((db + 1)) ] || {
+		echo "$1: $db chatters in the database, $occ occupants on the server" >&2
+		return 1
+	}
+}
+
+# room_of NAME: a free room of that instance, as ROOM and PASS
+room_of() {
+	local out
+	out=$(sql "SELECT jid || ' ' || password FROM helpim.rooms
+		WHERE instance = '$1' AND status = 'available' ORDER BY id LIMIT 1")
+	ROOM=${out% *}
+	PASS=${out#* }
+}
+
+@test "kill -9 of an instance: the other adopts its rooms within lease + 5 s, chats go on" {
+	room_of a
+	R1=$ROOM P1=$PASS
+	chat_start staff
+	chat staff "join $R1 Staff $P1"
+	wait_until 10 status_is "$R1" staff_waiting
+	chat_start client
+	chat client "join $R1 Client $P1"
+	wait_until 10 status_is "$R1" chatting
+	room_of a
+	R2=$ROOM
+	chat staff "join $R2 Staff2 $PASS"
+	wait_until 10 status_is "$R2" staff_waiting
+	open=$(open_of a)
+
+	kill -9 -- "-$(cat "$BATS_FILE_TMPDIR/a.pgid")"
+	SECONDS=0
+	# a leave while nobody watches the room
+	chat client "leave $R1"
+	# nothing is claimed from the dead instance once its lease ran out
+	wait_until 10 sql "SELECT 1 / count(*) FROM helpim.instances
+		WHERE instance = 'a' AND (until < now() OR adopted_by IS NOT NULL)"
+	for _ in 1 2 3; do
+		out=$(helpim-webapp staff "s-dead-$_" || true)
+		[ -z "$out" ] || run -0 sql "SELECT instance FROM helpim.rooms WHERE jid = '${out% *}'"
+		[ -z "$out" ] || refute_output a
+	done
+	wait_until 15 none_open a
+	echo "# $open rooms adopted ${SECONDS} s after the kill (lease 4 s)" >&3
+	[ "$SECONDS" -le 9 ]
+	run -0 sql "SELECT adopted_by FROM helpim.instances WHERE instance = 'a'"
+	assert_output b
+	run -0 sql "SELECT count(*) FROM helpim.room_events WHERE event = 'adopted' AND detail = 'a'"
+	assert_output "$open"
+	# the leave made during the outage is applied; the chat goes on
+	wait_until 10 status_is "$R1" closing
+	wait_until 10 status_is "$R2" staff_waiting
+	wait_until 10 one_bot "$R1"
+	wait_until 10 one_bot "$R2"
+	# the chat that ends is closed and its room destroyed by the adopter
+	chat staff "leave $R1"
+	wait_until 15 status_is "$R1" closed
+	chat staff "leave $R2"
+	wait_until 15 status_is "$R2" closed
+	chat_stop client
+	chat_stop staff
+}
+
+@test "an instance paused past its lease comes back fenced, writes nothing and stands down" {
+	inst_start a "$A"
+	wait_until 30 pool_of a
+	epoch=$(sql "SELECT epoch FROM helpim.instances WHERE instance = 'a'")
+	room_of a
+	R3=$ROOM
+	chat_start staff
+	chat staff "join $R3 Staff3 $PASS"
+	wait_until 10 status_is "$R3" staff_waiting
+
+	kill -STOP -- "-$(cat "$BATS_FILE_TMPDIR/a.pgid")"
+	wait_until 15 instance_is "$R3" b
+	# while a sleeps, the room is b's: a join is b's to see (ejabberd
+	# counts a's sleeping bot against the room's maximum: the client
+	# comes once a has stood down)
+	chat_start client
+	[ "$XMPP" = ejabberd ] || chat client "join $R3 Client3 $PASS"
+	[ "$XMPP" = ejabberd ] || wait_until 10 status_is "$R3" chatting
+	t=$(sql "SELECT now()")
+	kill -CONT -- "-$(cat "$BATS_FILE_TMPDIR/a.pgid")"
+
+	# a stands down and starts again as a fresh instance with a new epoch
+	wait_until 20 grep -q "standing down" "$BATS_FILE_TMPDIR/a.log"
+	if [ "$XMPP" = ejabberd ]; then
+		wait_until 10 one_bot "$R3"
+		chat client "join $R3 Client3 $PASS"
+		wait_until 10 status_is "$R3" chatting
+	fi
+	wait_until 30 sql "SELECT 1 / count(*) FROM helpim.instances
+		WHERE instance = 'a' AND epoch > $epoch + 1 AND adopted_by IS NULL"
+	wait_until 30 pool_of a
+	# a wrote nothing into the room it lost, and kicked nobody
+	run -0 sql "SELECT status, chatters, instance FROM helpim.rooms WHERE jid = '$R3'"
+	assert_output "chatting|2|b"
+	run -1 grep -E "^kicked $R3" "$BATS_FILE_TMPDIR/staff.out" "$BATS_FILE_TMPDIR/client.out"
+	run -0 sql "SELECT count(*) FROM helpim.room_events WHERE jid = '$R3' AND at > '$t'
+		AND event IN ('leave', 'kick', 'destroyed', 'gone')"
+	assert_output 0
+	# every open room has exactly one bot on the server
+	for r in $(sql "SELECT jid FROM helpim.rooms WHERE status NOT IN ('closed', 'lost')"); do
+		wait_until 10 one_bot "$r"
+	done
+	chat_stop client
+	chat_stop staff
+	wait_until 15 status_is "$R3" closed
+}
