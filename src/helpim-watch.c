@@ -1035,6 +1035,7 @@ fire_due(void)
 			r->due = 0;
 			if (r->waits < UCHAR_MAX)
 				r->waits++;
+			log_debug("%s: join unanswered, sent again", r->jid);
 			join(r);
 		} else if (r->due <= now && r->state == CLOSING) {
 			r->due = 0;
