@@ -133,6 +133,12 @@ listen_stop() {
 	wait_until 5 sh -c "! kill -0 $pid"
 }
 
+# an enqueue waits for a lock
+enqueue_waits() {
+	[ "$(sql "SELECT count(*) FROM pg_stat_activity
+		WHERE wait_event_type = 'Lock' AND query LIKE '%enqueue_client%'")" = 1 ]
+}
+
 heard() {
 	grep -qxF "$1" "$LISTEN"
 }
@@ -219,6 +225,41 @@ heard() {
 	run -0 sql "SELECT string_agg(DISTINCT e, ' ') FROM (SELECT string_agg(event, ' '
 		ORDER BY id) AS e FROM helpim.queue_events GROUP BY queue_id) AS x"
 	assert_output "enqueued assigned served"
+}
+
+@test "a matcher never waits for another's commit; an enqueue waits for an open matcher" {
+	fresh
+	rooms r 3
+	run -0 helpim-webapp queue c1
+	run -0 helpim-webapp queue c2
+	S1=$(sql "SELECT jid FROM helpim.claim_staff_room('s1')")
+	S2=$(sql "SELECT jid FROM helpim.claim_staff_room('s2')")
+	# a matcher in a transaction that stays open
+	local d=$BATS_TEST_TMPDIR fd
+	mkfifo "$d/a.in"
+	psql -XAtq -v ON_ERROR_STOP=1 <"$d/a.in" >"$d/a.out" 2>&1 3>&- &
+	exec {fd}>"$d/a.in"
+	printf '%s\n' "BEGIN;" "SELECT helpim.apply_event('join', clock_timestamp(), '$S1', 1, 's1');" >&"$fd"
+	wait_until 10 grep -qx staff_waiting "$d/a.out"
+	# another staff member joins and is matched meanwhile: the next client
+	run -0 timeout 5 psql -XAtq -c "SELECT helpim.apply_event('join', clock_timestamp(), '$S2', 1, 's2')"
+	run -0 client_of "$S2"
+	assert_output c2
+	# an enqueue waits until the open matcher is done
+	timeout 10 helpim-webapp queue c3 >"$d/c3.out" 2>&1 3>&- &
+	wait_until 5 enqueue_waits
+	run -0 cat "$d/c3.out"
+	refute_output
+	printf '%s\n' "COMMIT;" >&"$fd"
+	exec {fd}>&-
+	wait
+	run -0 cat "$d/c3.out"
+	assert_output 1
+	run -0 client_of "$S1"
+	assert_output c1
+	run -0 sql "SELECT string_agg(ref, ' ' ORDER BY assigned_at) FROM helpim.queue
+		WHERE status = 'assigned'"
+	assert_output "c1 c2"
 }
 
 @test "a priority client overtakes; a priority staff member is served first" {
