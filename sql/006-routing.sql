@@ -463,13 +463,44 @@ CREATE VIEW helpim.daily AS
 	    q.wait_p50, q.wait_p90, c.duration_p50
 	FROM c FULL JOIN q USING (day);
 
+-- The purge of version 5 (helpim-sql(7)) goes on as helpim.purge_rooms;
+-- helpim.purge does it and blanks the client references of the queue
+-- entries that ended (served, expired, left) before the same cutoff, in
+-- the entries and in their history.  Times and statuses stay, and with
+-- them helpim.daily.  Returns the number of rooms purged, as before.
+ALTER TABLE helpim.queue ALTER COLUMN ref DROP NOT NULL;
+ALTER TABLE helpim.queue_events ALTER COLUMN ref DROP NOT NULL;
+CREATE INDEX queue_unpurged ON helpim.queue (ended_at)
+	WHERE ref IS NOT NULL AND status IN ('served', 'expired', 'left');
+ALTER FUNCTION helpim.purge(interval) RENAME TO purge_rooms;
+
+CREATE FUNCTION helpim.purge(older_than interval)
+RETURNS integer LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	n	integer;
+BEGIN
+	n := helpim.purge_rooms(older_than);
+	WITH p AS (
+		UPDATE helpim.queue SET ref = NULL
+		WHERE ref IS NOT NULL AND
+		    status IN ('served', 'expired', 'left') AND
+		    ended_at < now() - older_than
+		RETURNING id)
+	UPDATE helpim.queue_events AS e SET ref = NULL
+	FROM p WHERE e.queue_id = p.id AND e.ref IS NOT NULL;
+	RETURN n;
+END
+$$;
+
 REVOKE ALL ON FUNCTION helpim.claim_staff_room(text, integer, integer),
 	helpim.enqueue_client(text, integer), helpim.client_room(text),
 	helpim.queue_position(text), helpim.dequeue_client(text),
 	helpim.service_status(), helpim.match(text, integer),
 	helpim.rooms_routed(),
 	helpim.room_ready(helpim.rooms), helpim.queue_log(helpim.queue, text),
-	helpim.queue_rank(helpim.queue), helpim.queue_gap()
+	helpim.queue_rank(helpim.queue), helpim.queue_gap(),
+	helpim.purge(interval)
 	FROM PUBLIC;
 
 INSERT INTO helpim.schema_version (version) VALUES (6);

@@ -375,6 +375,51 @@ heard() {
 	assert_output v1
 }
 
+@test "purge: the queue entries that ended before the cutoff lose their references" {
+	fresh
+	sql "INSERT INTO helpim.queue (ref, status, enqueued_at, assigned_at, ended_at)
+	VALUES
+	('old-served', 'served', now() - interval '40 days', now() - interval '40 days', now() - interval '40 days'),
+	('old-left', 'left', now() - interval '41 days', NULL, now() - interval '41 days'),
+	('old-expired', 'expired', now() - interval '42 days', now() - interval '42 days', now() - interval '42 days'),
+	('new-left', 'left', now() - interval '1 day', NULL, now() - interval '1 day'),
+	('long-wait', 'waiting', now() - interval '40 days', NULL, NULL)"
+	sql "INSERT INTO helpim.queue_events (queue_id, at, event, ref, priority)
+		SELECT id, enqueued_at, 'enqueued', ref, 0 FROM helpim.queue"
+	sql "INSERT INTO helpim.rooms (jid, status, status_at, client_ref)
+		VALUES ('p1@$M', 'closed', now() - interval '40 days', 'old-served')"
+	run -0 sql "SELECT * FROM helpim.daily ORDER BY day"
+	local daily=$output
+	run -0 sql "SELECT helpim.purge(interval '30 days')"
+	assert_output 1
+	run -0 sql "SELECT count(*) FROM helpim.rooms WHERE client_ref IS NULL AND purged_at IS NOT NULL"
+	assert_output 1
+	run -0 sql "SELECT coalesce(ref, '-') FROM helpim.queue ORDER BY id"
+	assert_output "-
+-
+-
+new-left
+long-wait"
+	run -0 sql "SELECT coalesce(e.ref, '-') FROM helpim.queue_events AS e
+		JOIN helpim.queue AS q ON q.id = e.queue_id ORDER BY q.id"
+	assert_output "-
+-
+-
+new-left
+long-wait"
+	# times and statuses stay, and so do the figures
+	run -0 sql "SELECT string_agg(status, ' ' ORDER BY id) FROM helpim.queue
+		WHERE ended_at IS NOT NULL AND enqueued_at IS NOT NULL"
+	assert_output "served left expired left"
+	run -0 sql "SELECT * FROM helpim.daily ORDER BY day"
+	assert_output "$daily"
+	# the purge of the rooms goes on, and a second purge changes nothing
+	run -0 sql "SELECT helpim.purge(interval '30 days')"
+	assert_output 0
+	run -0 sql "SELECT count(*) FROM helpim.queue WHERE ref IS NULL"
+	assert_output 3
+}
+
 @test "helpim.daily for a scripted day" {
 	fresh
 	sql "INSERT INTO helpim.rooms (jid, password, status, client_joined_at, closing_at, closed_at)
