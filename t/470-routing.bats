@@ -117,31 +117,12 @@ client_of() {
 	sql "SELECT coalesce(client_ref, '-') FROM helpim.rooms WHERE jid = '$1'"
 }
 
-# listen_start: helpim-listen in the background, into $LISTEN
-listen_start() {
-	LISTEN=$BATS_TEST_TMPDIR/listen.out
-	helpim-listen >"$LISTEN" 2>"$LISTEN.err" 3>&- &
-	echo $! >"$BATS_FILE_TMPDIR/listen.pid"
-	wait_until 10 grep -q 'listening on helpim_webapp' "$LISTEN.err"
-}
-
-listen_stop() {
-	local pid
-	pid=$(cat "$BATS_FILE_TMPDIR/listen.pid")
-	rm -f "$BATS_FILE_TMPDIR/listen.pid"
-	kill "$pid"
-	wait_until 5 sh -c "! kill -0 $pid"
-}
-
 # an enqueue waits for a lock
 enqueue_waits() {
 	[ "$(sql "SELECT count(*) FROM pg_stat_activity
 		WHERE wait_event_type = 'Lock' AND query LIKE '%enqueue_client%'")" = 1 ]
 }
 
-heard() {
-	grep -qxF "$1" "$LISTEN"
-}
 
 @test "schema version 6; queue, position, room and leave with helpim-webapp" {
 	fresh
