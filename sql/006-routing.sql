@@ -19,8 +19,9 @@
 -- side by side, and so do matchers.  Between matchers (and enqueues that
 -- find a ready room), the assignment itself (the best room, the head of
 -- the queue) is a short critical section under a session-level advisory
--- lock, released as soon as the rows are updated, not at the commit: the
--- next matcher skips the rows still locked and takes the next ones.
+-- lock, released as soon as the rows are chosen and locked, not at the
+-- commit: the next matcher skips the rows still locked and takes the
+-- next ones.
 
 -- The priority that the staff member's claim gave the room.
 ALTER TABLE helpim.rooms ADD COLUMN staff_priority integer NOT NULL DEFAULT 0;
@@ -29,6 +30,9 @@ ALTER TABLE helpim.rooms ADD COLUMN staff_priority integer NOT NULL DEFAULT 0;
 CREATE INDEX rooms_ready ON helpim.rooms
 	(staff_priority DESC, staff_joined_at, id)
 	WHERE status = 'staff_waiting';
+-- The free rooms, oldest first, for claim_staff_room.
+CREATE INDEX rooms_free ON helpim.rooms (created_at, id)
+	WHERE status = 'available';
 -- The open rooms of a staff member's reference, for max_chats.
 CREATE INDEX rooms_staff_ref ON helpim.rooms (staff_ref)
 	WHERE status NOT IN ('closed', 'lost');
@@ -100,10 +104,11 @@ $$;
 -- Hands the best ready rooms to the heads of the queue while both exist;
 -- with a reference, first puts that client in the queue (as enqueue_client,
 -- whose entry is then numbered in the order of the assignments).  The
--- caller holds the gate (see "Order").  The rows are chosen and updated
--- under the matchers' session-level lock, which is released before the
--- return, on an error too: a matcher waits for another only while it
--- chooses, never for its commit.  Returns the number of assignments.
+-- caller holds the gate (see "Order").  Each pair is chosen and locked
+-- (FOR UPDATE SKIP LOCKED), and its time taken, under the matchers'
+-- session-level lock, released right after, on an error too; the updates
+-- follow outside: a matcher waits for another only while it chooses,
+-- never for its updates or its commit.  Returns the number of assignments.
 CREATE FUNCTION helpim.match(ref text DEFAULT NULL, priority integer DEFAULT 0)
 RETURNS integer LANGUAGE plpgsql
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
@@ -112,56 +117,60 @@ DECLARE
 	q	helpim.queue%ROWTYPE;
 	r	helpim.rooms%ROWTYPE;
 	ts	timestamptz;
+	got	boolean;
 	k	integer := 0;
 BEGIN
-	PERFORM pg_advisory_lock(7242, 1);
-	BEGIN
-		IF match.ref IS NOT NULL THEN
-			INSERT INTO helpim.queue (ref, priority)
-			VALUES (match.ref, match.priority)
-			ON CONFLICT (ref) WHERE status IN ('waiting', 'assigned')
-			DO NOTHING
-			RETURNING * INTO q;
-			IF FOUND THEN
-				PERFORM helpim.queue_log(q, 'enqueued');
+	LOOP
+		PERFORM pg_advisory_lock(7242, 1);
+		BEGIN
+			IF k = 0 AND match.ref IS NOT NULL THEN
+				INSERT INTO helpim.queue (ref, priority)
+				VALUES (match.ref, match.priority)
+				ON CONFLICT (ref)
+				WHERE status IN ('waiting', 'assigned')
+				DO NOTHING
+				RETURNING * INTO q;
+				IF FOUND THEN
+					PERFORM helpim.queue_log(q, 'enqueued');
+				END IF;
 			END IF;
-		END IF;
-		LOOP
 			-- the room first: a head that another matcher holds
 			-- is one that it has a room for
 			SELECT * INTO r FROM helpim.rooms AS x
 			WHERE x.status = 'staff_waiting' AND helpim.room_ready(x)
 			ORDER BY staff_priority DESC, staff_joined_at, id LIMIT 1
 			FOR UPDATE SKIP LOCKED;
-			EXIT WHEN NOT FOUND;
-			SELECT * INTO q FROM helpim.queue
-			WHERE status = 'waiting'
-			ORDER BY priority DESC, id LIMIT 1
-			FOR UPDATE SKIP LOCKED;
-			EXIT WHEN NOT FOUND;
+			got := FOUND;
+			IF got THEN
+				SELECT * INTO q FROM helpim.queue
+				WHERE status = 'waiting'
+				ORDER BY priority DESC, id LIMIT 1
+				FOR UPDATE SKIP LOCKED;
+				got := FOUND;
+			END IF;
 			ts := clock_timestamp();
-			UPDATE helpim.queue SET status = 'assigned',
-			    assigned_at = ts, room_id = r.id
-			WHERE id = q.id
-			RETURNING * INTO q;
-			PERFORM helpim.queue_log(q, 'assigned');
-			UPDATE helpim.rooms SET status = 'client_claimed',
-			    status_at = ts, client_ref = q.ref,
-			    client_claimed_at = ts
-			WHERE id = r.id;
-			INSERT INTO helpim.room_events (room_id, jid, at, event,
-			    chatters, detail, old_status, new_status)
-			VALUES (r.id, r.jid, ts, 'client_claim', r.chatters,
-			    q.ref, r.status, 'client_claimed');
-			PERFORM pg_notify('helpim_webapp',
-			    'assigned ' || q.ref || ' ' || r.jid);
-			k := k + 1;
-		END LOOP;
-	EXCEPTION WHEN OTHERS OR query_canceled THEN
+		EXCEPTION WHEN OTHERS OR query_canceled THEN
+			PERFORM pg_advisory_unlock(7242, 1);
+			RAISE;
+		END;
 		PERFORM pg_advisory_unlock(7242, 1);
-		RAISE;
-	END;
-	PERFORM pg_advisory_unlock(7242, 1);
+		EXIT WHEN NOT got;
+		UPDATE helpim.queue SET status = 'assigned', assigned_at = ts,
+		    room_id = r.id
+		WHERE id = q.id
+		RETURNING * INTO q;
+		PERFORM helpim.queue_log(q, 'assigned');
+		UPDATE helpim.rooms SET status = 'client_claimed', status_at = ts,
+		    client_ref = q.ref, client_claimed_at = ts
+		WHERE id = r.id;
+		INSERT INTO helpim.room_events (room_id, jid, at, event,
+		    chatters, detail, old_status, new_status)
+		VALUES (r.id, r.jid, ts, 'client_claim', r.chatters, q.ref,
+		    r.status, 'client_claimed');
+		PERFORM pg_notify('helpim_webapp',
+		    'assigned ' || q.ref || ' ' || r.jid);
+		k := k + 1;
+	END LOOP;
 	RETURN k;
 END
 $$;

@@ -153,10 +153,11 @@ result(struct staff *s)
 static void
 notified(const char *msg)
 {
-	char jid[512];
+	char jid[512], status[32];
 	int i;
 
-	if (sscanf(msg, "status %511s client_claimed", jid) != 1)
+	if (sscanf(msg, "status %511s %31s", jid, status) != 2 ||
+	    strcmp(status, "client_claimed") != 0)
 		return;
 	for (i = 0; i < nstaff; i++)
 		if (strcmp(st[i].jid, jid) == 0) {
