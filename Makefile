@@ -143,11 +143,13 @@ lint:
 	@shellcheck -s bash t/run t/helper.bash
 
 # Benchmarks (t/bench/run, BENCHMARKS.md): minutes, never part of check.
-BENCHTOOLS = t/bench/flood t/bench/chats t/bench/nosync.so
+BENCHTOOLS = t/bench/flood t/bench/chats t/bench/staff t/bench/nosync.so
 t/bench/flood: t/bench/flood.c src/conf.o src/log.o src/helpim.h
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ t/bench/flood.c src/conf.o src/log.o $(XMPP_LIBS) $(BSD_LIBS)
 t/bench/chats: t/bench/chats.c src/conf.o src/log.o src/helpim.h
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ t/bench/chats.c src/conf.o src/log.o $(XMPP_LIBS) $(PQ_LIBS) $(BSD_LIBS)
+t/bench/staff: t/bench/staff.c src/conf.o src/log.o src/helpim.h
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ t/bench/staff.c src/conf.o src/log.o $(PQ_LIBS) $(BSD_LIBS)
 t/bench/nosync.so: t/bench/nosync.c
 	$(CC) $(CFLAGS) -shared -fPIC -o $@ t/bench/nosync.c
 bench: deps

@@ -9,11 +9,19 @@
 -- after an expired client claim) hands it to the head of the queue in the
 -- same transaction.
 --
--- Order: every matcher takes the queue lock (an advisory lock) in exclusive
--- mode, every enqueue in shared mode.  A matcher therefore waits for the
--- enqueues under way and sees them all: the head of the queue is the true
--- head, and no client enqueued at the moment a staff member becomes ready is
--- left waiting beside an idle staff member.
+-- Order without a global lock held to the commit.  Two kinds of
+-- transactions must see each other: an enqueue, and a matcher (a room that
+-- became ready).  Were they to run side by side, neither would see the
+-- other's uncommitted row, and a client would be left waiting beside an
+-- idle staff member.  So both lock the table helpim.queue_gate, which
+-- holds no rows, in modes that conflict across the two kinds only:
+-- enqueues in ROW EXCLUSIVE mode, matchers in SHARE mode; enqueues run
+-- side by side, and so do matchers.  Between matchers (and enqueues that
+-- find a ready room), the assignment itself (the best room, the head of
+-- the queue) is a short critical section under a session-level advisory
+-- lock, released as soon as the rows are chosen and locked, not at the
+-- commit: the next matcher skips the rows still locked and takes the
+-- next ones.
 
 -- The priority that the staff member's claim gave the room.
 ALTER TABLE helpim.rooms ADD COLUMN staff_priority integer NOT NULL DEFAULT 0;
@@ -22,6 +30,9 @@ ALTER TABLE helpim.rooms ADD COLUMN staff_priority integer NOT NULL DEFAULT 0;
 CREATE INDEX rooms_ready ON helpim.rooms
 	(staff_priority DESC, staff_joined_at, id)
 	WHERE status = 'staff_waiting';
+-- The free rooms, oldest first, for claim_staff_room.
+CREATE INDEX rooms_free ON helpim.rooms (created_at, id)
+	WHERE status = 'available';
 -- The open rooms of a staff member's reference, for max_chats.
 CREATE INDEX rooms_staff_ref ON helpim.rooms (staff_ref)
 	WHERE status NOT IN ('closed', 'lost');
@@ -67,6 +78,9 @@ CREATE TABLE helpim.queue_events (
 
 CREATE INDEX queue_events_queue ON helpim.queue_events (queue_id, at);
 
+-- Locked, never written: see "Order" above.
+CREATE TABLE helpim.queue_gate ();
+
 -- A room a client can be sent to: a staff member alone in it, unclaimed,
 -- with the password that the staff member holds (no new one pending).
 CREATE FUNCTION helpim.room_ready(r helpim.rooms)
@@ -76,36 +90,71 @@ RETURNS boolean LANGUAGE sql IMMUTABLE AS $$
 	    r.new_password IS NULL
 $$;
 
+-- In plpgsql, whose plan is kept for the session: a SQL function called
+-- from plpgsql is planned again at every call.
 CREATE FUNCTION helpim.queue_log(q helpim.queue, ev text)
-RETURNS void LANGUAGE sql AS $$
+RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
 	INSERT INTO helpim.queue_events (queue_id, event, ref, priority,
 	    room_id)
-	VALUES (q.id, ev, q.ref, q.priority, q.room_id)
+	VALUES (q.id, ev, q.ref, q.priority, q.room_id);
+END
 $$;
 
 -- Hands the best ready rooms to the heads of the queue while both exist;
--- the caller holds the queue lock.  Returns the number of assignments.
-CREATE FUNCTION helpim.match()
+-- with a reference, first puts that client in the queue (as enqueue_client,
+-- whose entry is then numbered in the order of the assignments).  The
+-- caller holds the gate (see "Order").  Each pair is chosen and locked
+-- (FOR UPDATE SKIP LOCKED), and its time taken, under the matchers'
+-- session-level lock, released right after, on an error too; the updates
+-- follow outside: a matcher waits for another only while it chooses,
+-- never for its updates or its commit.  Returns the number of assignments.
+CREATE FUNCTION helpim.match(ref text DEFAULT NULL, priority integer DEFAULT 0)
 RETURNS integer LANGUAGE plpgsql
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+#variable_conflict use_column
 DECLARE
 	q	helpim.queue%ROWTYPE;
 	r	helpim.rooms%ROWTYPE;
 	ts	timestamptz;
+	got	boolean;
 	k	integer := 0;
 BEGIN
 	LOOP
-		SELECT * INTO q FROM helpim.queue
-		WHERE status = 'waiting'
-		ORDER BY priority DESC, id LIMIT 1
-		FOR UPDATE SKIP LOCKED;
-		EXIT WHEN NOT FOUND;
-		SELECT * INTO r FROM helpim.rooms AS x
-		WHERE x.status = 'staff_waiting' AND helpim.room_ready(x)
-		ORDER BY staff_priority DESC, staff_joined_at, id LIMIT 1
-		FOR UPDATE SKIP LOCKED;
-		EXIT WHEN NOT FOUND;
-		ts := clock_timestamp();
+		PERFORM pg_advisory_lock(7242, 1);
+		BEGIN
+			IF k = 0 AND match.ref IS NOT NULL THEN
+				INSERT INTO helpim.queue (ref, priority)
+				VALUES (match.ref, match.priority)
+				ON CONFLICT (ref)
+				WHERE status IN ('waiting', 'assigned')
+				DO NOTHING
+				RETURNING * INTO q;
+				IF FOUND THEN
+					PERFORM helpim.queue_log(q, 'enqueued');
+				END IF;
+			END IF;
+			-- the room first: a head that another matcher holds
+			-- is one that it has a room for
+			SELECT * INTO r FROM helpim.rooms AS x
+			WHERE x.status = 'staff_waiting' AND helpim.room_ready(x)
+			ORDER BY staff_priority DESC, staff_joined_at, id LIMIT 1
+			FOR UPDATE SKIP LOCKED;
+			got := FOUND;
+			IF got THEN
+				SELECT * INTO q FROM helpim.queue
+				WHERE status = 'waiting'
+				ORDER BY priority DESC, id LIMIT 1
+				FOR UPDATE SKIP LOCKED;
+				got := FOUND;
+			END IF;
+			ts := clock_timestamp();
+		EXCEPTION WHEN OTHERS OR query_canceled THEN
+			PERFORM pg_advisory_unlock(7242, 1);
+			RAISE;
+		END;
+		PERFORM pg_advisory_unlock(7242, 1);
+		EXIT WHEN NOT got;
 		UPDATE helpim.queue SET status = 'assigned', assigned_at = ts,
 		    room_id = r.id
 		WHERE id = q.id
@@ -172,7 +221,7 @@ BEGIN
 		END IF;
 	END IF;
 	IF again OR helpim.room_ready(NEW) AND NOT helpim.room_ready(OLD) THEN
-		PERFORM pg_advisory_xact_lock(7242, 1);
+		LOCK TABLE helpim.queue_gate IN SHARE MODE;
 		PERFORM helpim.match();
 	END IF;
 	RETURN NULL;
@@ -208,37 +257,34 @@ RETURNS interval LANGUAGE sql STABLE AS $$
 	HAVING count(*) > 0
 $$;
 
+-- Under the gate in ROW EXCLUSIVE mode no room can become ready (that
+-- takes SHARE mode) until this commits, so a client who finds no ready
+-- room is queued without further ado, side by side with other enqueues;
+-- one who finds a ready room is queued and matched in the matchers'
+-- critical section.
 CREATE FUNCTION helpim.enqueue_client(ref text, priority integer DEFAULT 0)
 RETURNS integer LANGUAGE plpgsql
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 #variable_conflict use_column
 DECLARE
 	q	helpim.queue%ROWTYPE;
-	ready	boolean;
 BEGIN
 	IF enqueue_client.ref IS NULL OR enqueue_client.priority IS NULL THEN
 		RAISE EXCEPTION 'enqueue_client: NULL argument';
 	END IF;
-	-- Exclusive when a staff member is ready: this enqueue will match,
-	-- in order with every other matcher.  Shared otherwise, so that
-	-- enqueues run side by side.
-	ready := EXISTS (SELECT 1 FROM helpim.rooms AS x
-	    WHERE x.status = 'staff_waiting' AND helpim.room_ready(x));
-	IF ready THEN
-		PERFORM pg_advisory_xact_lock(7242, 1);
+	LOCK TABLE helpim.queue_gate IN ROW EXCLUSIVE MODE;
+	IF EXISTS (SELECT 1 FROM helpim.rooms AS x
+	    WHERE x.status = 'staff_waiting' AND helpim.room_ready(x)) THEN
+		PERFORM helpim.match(enqueue_client.ref, enqueue_client.priority);
 	ELSE
-		PERFORM pg_advisory_xact_lock_shared(7242, 1);
-	END IF;
-	INSERT INTO helpim.queue (ref, priority) VALUES (enqueue_client.ref, enqueue_client.priority)
-	ON CONFLICT (ref) WHERE status IN ('waiting', 'assigned') DO NOTHING
-	RETURNING * INTO q;
-	IF FOUND THEN
-		PERFORM helpim.queue_log(q, 'enqueued');
-		-- a room that became ready before the lock was taken
-		IF ready OR EXISTS (SELECT 1 FROM helpim.rooms AS x
-		    WHERE x.status = 'staff_waiting' AND
-		    helpim.room_ready(x)) THEN
-			PERFORM helpim.match();
+		INSERT INTO helpim.queue (ref, priority)
+		VALUES (enqueue_client.ref, enqueue_client.priority)
+		ON CONFLICT (ref) WHERE status IN ('waiting', 'assigned')
+		DO NOTHING
+		RETURNING * INTO q;
+		IF FOUND THEN
+			PERFORM helpim.queue_log(q, 'enqueued');
+			RETURN helpim.queue_rank(q);
 		END IF;
 	END IF;
 	SELECT * INTO q FROM helpim.queue AS x
@@ -296,7 +342,6 @@ SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	q	helpim.queue%ROWTYPE;
 BEGIN
-	PERFORM pg_advisory_xact_lock_shared(7242, 1);
 	UPDATE helpim.queue AS x SET status = 'left',
 	    ended_at = clock_timestamp()
 	WHERE x.ref = dequeue_client.ref AND
@@ -427,12 +472,44 @@ CREATE VIEW helpim.daily AS
 	    q.wait_p50, q.wait_p90, c.duration_p50
 	FROM c FULL JOIN q USING (day);
 
+-- The purge of version 5 (helpim-sql(7)) goes on as helpim.purge_rooms;
+-- helpim.purge does it and blanks the client references of the queue
+-- entries that ended (served, expired, left) before the same cutoff, in
+-- the entries and in their history.  Times and statuses stay, and with
+-- them helpim.daily.  Returns the number of rooms purged, as before.
+ALTER TABLE helpim.queue ALTER COLUMN ref DROP NOT NULL;
+ALTER TABLE helpim.queue_events ALTER COLUMN ref DROP NOT NULL;
+CREATE INDEX queue_unpurged ON helpim.queue (ended_at)
+	WHERE ref IS NOT NULL AND status IN ('served', 'expired', 'left');
+ALTER FUNCTION helpim.purge(interval) RENAME TO purge_rooms;
+
+CREATE FUNCTION helpim.purge(older_than interval)
+RETURNS integer LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	n	integer;
+BEGIN
+	n := helpim.purge_rooms(older_than);
+	WITH p AS (
+		UPDATE helpim.queue SET ref = NULL
+		WHERE ref IS NOT NULL AND
+		    status IN ('served', 'expired', 'left') AND
+		    ended_at < now() - older_than
+		RETURNING id)
+	UPDATE helpim.queue_events AS e SET ref = NULL
+	FROM p WHERE e.queue_id = p.id AND e.ref IS NOT NULL;
+	RETURN n;
+END
+$$;
+
 REVOKE ALL ON FUNCTION helpim.claim_staff_room(text, integer, integer),
 	helpim.enqueue_client(text, integer), helpim.client_room(text),
 	helpim.queue_position(text), helpim.dequeue_client(text),
-	helpim.service_status(), helpim.match(), helpim.rooms_routed(),
+	helpim.service_status(), helpim.match(text, integer),
+	helpim.rooms_routed(),
 	helpim.room_ready(helpim.rooms), helpim.queue_log(helpim.queue, text),
-	helpim.queue_rank(helpim.queue), helpim.queue_gap()
+	helpim.queue_rank(helpim.queue), helpim.queue_gap(),
+	helpim.purge(interval)
 	FROM PUBLIC;
 
 INSERT INTO helpim.schema_version (version) VALUES (6);

@@ -117,25 +117,12 @@ client_of() {
 	sql "SELECT coalesce(client_ref, '-') FROM helpim.rooms WHERE jid = '$1'"
 }
 
-# listen_start: helpim-listen in the background, into $LISTEN
-listen_start() {
-	LISTEN=$BATS_TEST_TMPDIR/listen.out
-	helpim-listen >"$LISTEN" 2>"$LISTEN.err" 3>&- &
-	echo $! >"$BATS_FILE_TMPDIR/listen.pid"
-	wait_until 10 grep -q 'listening on helpim_webapp' "$LISTEN.err"
+# an enqueue waits for a lock
+enqueue_waits() {
+	[ "$(sql "SELECT count(*) FROM pg_stat_activity
+		WHERE wait_event_type = 'Lock' AND query LIKE '%enqueue_client%'")" = 1 ]
 }
 
-listen_stop() {
-	local pid
-	pid=$(cat "$BATS_FILE_TMPDIR/listen.pid")
-	rm -f "$BATS_FILE_TMPDIR/listen.pid"
-	kill "$pid"
-	wait_until 5 sh -c "! kill -0 $pid"
-}
-
-heard() {
-	grep -qxF "$1" "$LISTEN"
-}
 
 @test "schema version 6; queue, position, room and leave with helpim-webapp" {
 	fresh
@@ -219,6 +206,41 @@ heard() {
 	run -0 sql "SELECT string_agg(DISTINCT e, ' ') FROM (SELECT string_agg(event, ' '
 		ORDER BY id) AS e FROM helpim.queue_events GROUP BY queue_id) AS x"
 	assert_output "enqueued assigned served"
+}
+
+@test "a matcher never waits for another's commit; an enqueue waits for an open matcher" {
+	fresh
+	rooms r 3
+	run -0 helpim-webapp queue c1
+	run -0 helpim-webapp queue c2
+	S1=$(sql "SELECT jid FROM helpim.claim_staff_room('s1')")
+	S2=$(sql "SELECT jid FROM helpim.claim_staff_room('s2')")
+	# a matcher in a transaction that stays open
+	local d=$BATS_TEST_TMPDIR fd
+	mkfifo "$d/a.in"
+	psql -XAtq -v ON_ERROR_STOP=1 <"$d/a.in" >"$d/a.out" 2>&1 3>&- &
+	exec {fd}>"$d/a.in"
+	printf '%s\n' "BEGIN;" "SELECT helpim.apply_event('join', clock_timestamp(), '$S1', 1, 's1');" >&"$fd"
+	wait_until 10 grep -qx staff_waiting "$d/a.out"
+	# another staff member joins and is matched meanwhile: the next client
+	run -0 timeout 5 psql -XAtq -c "SELECT helpim.apply_event('join', clock_timestamp(), '$S2', 1, 's2')"
+	run -0 client_of "$S2"
+	assert_output c2
+	# an enqueue waits until the open matcher is done
+	timeout 10 helpim-webapp queue c3 >"$d/c3.out" 2>&1 3>&- &
+	wait_until 5 enqueue_waits
+	run -0 cat "$d/c3.out"
+	refute_output
+	printf '%s\n' "COMMIT;" >&"$fd"
+	exec {fd}>&-
+	wait
+	run -0 cat "$d/c3.out"
+	assert_output 1
+	run -0 client_of "$S1"
+	assert_output c1
+	run -0 sql "SELECT string_agg(ref, ' ' ORDER BY assigned_at) FROM helpim.queue
+		WHERE status = 'assigned'"
+	assert_output "c1 c2"
 }
 
 @test "a priority client overtakes; a priority staff member is served first" {
@@ -332,6 +354,51 @@ heard() {
 	staff_joins s2
 	run -0 client_of "$ROOM"
 	assert_output v1
+}
+
+@test "purge: the queue entries that ended before the cutoff lose their references" {
+	fresh
+	sql "INSERT INTO helpim.queue (ref, status, enqueued_at, assigned_at, ended_at)
+	VALUES
+	('old-served', 'served', now() - interval '40 days', now() - interval '40 days', now() - interval '40 days'),
+	('old-left', 'left', now() - interval '41 days', NULL, now() - interval '41 days'),
+	('old-expired', 'expired', now() - interval '42 days', now() - interval '42 days', now() - interval '42 days'),
+	('new-left', 'left', now() - interval '1 day', NULL, now() - interval '1 day'),
+	('long-wait', 'waiting', now() - interval '40 days', NULL, NULL)"
+	sql "INSERT INTO helpim.queue_events (queue_id, at, event, ref, priority)
+		SELECT id, enqueued_at, 'enqueued', ref, 0 FROM helpim.queue"
+	sql "INSERT INTO helpim.rooms (jid, status, status_at, client_ref)
+		VALUES ('p1@$M', 'closed', now() - interval '40 days', 'old-served')"
+	run -0 sql "SELECT * FROM helpim.daily ORDER BY day"
+	local daily=$output
+	run -0 sql "SELECT helpim.purge(interval '30 days')"
+	assert_output 1
+	run -0 sql "SELECT count(*) FROM helpim.rooms WHERE client_ref IS NULL AND purged_at IS NOT NULL"
+	assert_output 1
+	run -0 sql "SELECT coalesce(ref, '-') FROM helpim.queue ORDER BY id"
+	assert_output "-
+-
+-
+new-left
+long-wait"
+	run -0 sql "SELECT coalesce(e.ref, '-') FROM helpim.queue_events AS e
+		JOIN helpim.queue AS q ON q.id = e.queue_id ORDER BY q.id"
+	assert_output "-
+-
+-
+new-left
+long-wait"
+	# times and statuses stay, and so do the figures
+	run -0 sql "SELECT string_agg(status, ' ' ORDER BY id) FROM helpim.queue
+		WHERE ended_at IS NOT NULL AND enqueued_at IS NOT NULL"
+	assert_output "served left expired left"
+	run -0 sql "SELECT * FROM helpim.daily ORDER BY day"
+	assert_output "$daily"
+	# the purge of the rooms goes on, and a second purge changes nothing
+	run -0 sql "SELECT helpim.purge(interval '30 days')"
+	assert_output 0
+	run -0 sql "SELECT count(*) FROM helpim.queue WHERE ref IS NULL"
+	assert_output 3
 }
 
 @test "helpim.daily for a scripted day" {

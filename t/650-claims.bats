@@ -18,6 +18,11 @@ teardown_file() {
 	sandbox_down
 }
 
+# a listener of a failed test stops too
+teardown() {
+	[ ! -e "$BATS_FILE_TMPDIR/listen.pid" ] || listen_stop
+}
+
 # happened ROOM EVENT: the history of ROOM holds EVENT
 happened() {
 	[ "$(sql "SELECT count(*) FROM helpim.room_events WHERE jid = '$1' AND event = '$2'")" -gt 0 ]
@@ -53,6 +58,55 @@ happened() {
 	chat_stop y
 	chat_stop staff
 	wait_until 15 status_is "$ROOM" closed
+}
+
+@test "the queue: an assigned client who never comes expires; the next one gets the room and its new password" {
+	listen_start
+	run -0 helpim-webapp queue q-gone
+	run -0 helpim-webapp queue q-next
+	claim staff s-q
+	chat_start staff
+	chat staff "join $ROOM Staff $PASS"
+	wait_until 10 heard "assigned q-gone $ROOM"
+	run -0 helpim-webapp room q-gone
+	XPASS=${output#* }
+	# q-gone does not come: expired; the bot sets a new password and
+	# confirms it; only then is the room assigned to the next client
+	wait_until 15 heard "expired q-gone"
+	wait_until 15 heard "assigned q-next $ROOM"
+	run -0 happened "$ROOM" rekeyed
+	run -1 helpim-webapp room q-gone
+	run -0 helpim-webapp room q-next
+	assert_output --regexp "^$ROOM "
+	NPASS=${output#* }
+	assert_not_equal "$NPASS" "$XPASS"
+	# the expired client's password opens nothing; the next client's does
+	chat_start x
+	chat x "join $ROOM Late $XPASS"
+	chat_wait x "^error $ROOM not-authorized$"
+	chat_start y
+	chat y "join $ROOM Next $NPASS"
+	wait_until 10 status_is "$ROOM" chatting
+	run -1 grep "^joined $ROOM" "$BATS_FILE_TMPDIR/x.out"
+	run -0 sql "SELECT staff_nick, client_nick, client_ref, chatters FROM helpim.rooms WHERE jid = '$ROOM'"
+	assert_output "Staff|Next|q-next|2"
+	run -0 grep -E "^(assigned|expired) " "$LISTEN"
+	assert_output "assigned q-gone $ROOM
+expired q-gone
+assigned q-next $ROOM"
+	run -0 sql "SELECT string_agg(event || ':' || ref, ' ' ORDER BY id) FROM helpim.queue_events"
+	assert_output "enqueued:q-gone enqueued:q-next assigned:q-gone expired:q-gone assigned:q-next served:q-next"
+	run -0 sql "SELECT event FROM helpim.room_events WHERE jid = '$ROOM' AND
+		event IN ('client_claim', 'client_claim_expired', 'rekeyed') ORDER BY id"
+	assert_output "client_claim
+client_claim_expired
+rekeyed
+client_claim"
+	chat_stop x
+	chat_stop y
+	chat_stop staff
+	wait_until 15 status_is "$ROOM" closed
+	listen_stop
 }
 
 @test "an expired staff claim: its password opens nothing, the next staff member gets a new one" {

@@ -260,8 +260,9 @@ age() {
 @test "the migration clears the passwords and real JIDs kept before it" {
 	local d=$BATS_FILE_TMPDIR/oldsql conf
 	mkdir -p "$d"
+	# the migrations before this one, and only those
 	for f in "$top"/sql/*.sql; do
-		case $f in */00[1-4]-*) ln -s "$f" "$d/" ;; esac
+		case ${f##*/} in 00[0-4]-*) ln -s "$f" "$d/" ;; esac
 	done
 	sql "CREATE DATABASE helpim_old"
 	conf=$(conf_with old "db=host=$PGHOST port=$PGPORT dbname=helpim_old user=postgres")

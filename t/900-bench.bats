@@ -5,7 +5,7 @@
 load helper
 
 setup_file() {
-	make -s -C "$top" t/bench/flood t/bench/chats t/bench/nosync.so >&2
+	make -s -C "$top" t/bench/flood t/bench/chats t/bench/staff t/bench/nosync.so >&2
 	sandbox_up
 	sed -i 's/^max_rooms = .*/max_rooms = 100/' "$HELPIM_CONF"
 }

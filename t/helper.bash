@@ -211,3 +211,25 @@ claim() {
 	ROOM=${out% *}
 	PASS=${out#* }
 }
+
+# listen_start: helpim-listen in the background, into $LISTEN (a
+# teardown calls listen_stop when $BATS_FILE_TMPDIR/listen.pid is left)
+listen_start() {
+	LISTEN=$BATS_TEST_TMPDIR/listen.out
+	helpim-listen >"$LISTEN" 2>"$LISTEN.err" 3>&- &
+	echo $! >"$BATS_FILE_TMPDIR/listen.pid"
+	wait_until 10 grep -q 'listening on helpim_webapp' "$LISTEN.err"
+}
+
+listen_stop() {
+	local pid
+	pid=$(cat "$BATS_FILE_TMPDIR/listen.pid")
+	rm -f "$BATS_FILE_TMPDIR/listen.pid"
+	kill "$pid"
+	wait_until 5 sh -c "! kill -0 $pid"
+}
+
+# heard LINE: helpim-listen printed LINE
+heard() {
+	grep -qxF "$1" "$LISTEN"
+}
