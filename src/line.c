@@ -49,6 +49,12 @@ lread_next(struct lread *lr)
 		lr->off += n + (nl != NULL);
 		line[n] = '\0';
 		lr->lineno++;
+		/* a writer cut off mid-line: what came is no record */
+		if (nl == NULL && !lr->toolong) {
+			log_warnx("line %lu: unfinished at end of input, "
+			    "dropped", lr->lineno);
+			continue;
+		}
 		if (lr->toolong) {
 			lr->toolong = 0;
 			log_warnx("line %lu: longer than %d bytes, skipped",
