@@ -48,19 +48,46 @@ db_exitcode(PGconn *conn, const PGresult *res)
 }
 
 /*
+ * 1 when the same statement may well succeed a little later: a lock not
+ * granted in time (55P03), a statement cancelled, by statement_timeout
+ * for one (57014), a serialization failure (40001) or a deadlock (40P01).
+ */
+int
+db_retryable(const PGresult *res)
+{
+	static const char *const codes[] = { "55P03", "57014", "40001",
+	    "40P01" };
+	const char *s;
+	size_t i;
+
+	if (res == NULL ||
+	    (s = PQresultErrorField(res, PG_DIAG_SQLSTATE)) == NULL)
+		return 0;
+	for (i = 0; i < sizeof(codes) / sizeof(codes[0]); i++)
+		if (strcmp(s, codes[i]) == 0)
+			return 1;
+	return 0;
+}
+
+/*
  * Reports the error of res, or of the connection when res is NULL, with hint
- * after it; frees both (nothing is left for a leak check) and exits with the
- * code the error calls for.
+ * after it; frees both (nothing is left for a leak check) and exits with
+ * code.
  */
 void
-db_fail(PGconn *conn, PGresult *res, const char *hint)
+db_exit(PGconn *conn, PGresult *res, int code, const char *hint)
 {
 	const char *msg;
-	int code;
 
-	code = db_exitcode(conn, res);
 	msg = db_error(conn, res);	/* a static buffer: it stays */
 	PQclear(res);
 	PQfinish(conn);
 	log_errx(code, "database: %s%s", msg, hint != NULL ? hint : "");
+}
+
+/* db_exit() with the code the error calls for. */
+void
+db_fail(PGconn *conn, PGresult *res, const char *hint)
+{
+	db_exit(conn, res, db_exitcode(conn, res), hint);
 }

@@ -1,26 +1,33 @@
 /*
  * helpim-setstatus: reads event lines (helpim-protocol(7)) on stdin, applies
  * them to helpim.rooms in batches with helpim.apply_events() and runs
- * helpim.sweep() about once a second.
+ * helpim.sweep() about once a second.  The events of a room that another
+ * transaction holds up wait, in order, while those of the others go on.
  */
 
-#include <ctype.h>
+#include <sys/queue.h>
+#include <sys/tree.h>
+
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <libpq-fe.h>
 
 #include "helpim.h"
 
-#define BATCH		1024	/* events per transaction at most */
+#define BATCH		1024	/* events per statement at most */
 #define SWEEP_MS	1000
 #define DRAIN_MS	5000	/* after a signal to stop, reading on at most */
+#define RETRY_MS	100	/* a held-up room is tried again after this, */
+#define RETRY_MAX_MS	1000	/* doubling up to this */
+#define SPLIT_MS	1000	/* trying rooms one by one, at most this long */
+#define QUEUE_MAX	(16 << 20)	/* bytes of events in memory at most */
 
 enum { P_EVENT, P_AT, P_JID, P_COUNT, P_NICK, P_DETAIL, NPARAM };
 
@@ -31,16 +38,46 @@ struct abuf {
 };
 
 struct ev {
+	TAILQ_ENTRY(ev)	 entry;		/* in ready, while its room is */
+	TAILQ_ENTRY(ev)	 rentry;	/* in its room's evs */
+	struct room	*room;
 	unsigned long	 lineno;
+	size_t		 size;
 	const char	*p[NPARAM];
-	char		 buf[LINE_MAX_LEN + 1];
+	char		 buf[];
 };
 
-static struct ev	 batch[BATCH];
-static int		 nbatch;
-static int		 ndone;		/* applied already: a room was locked */
+TAILQ_HEAD(evq, ev);
+
+/* A room with events not applied yet. */
+struct room {
+	RB_ENTRY(room)	 entry;
+	const char	*jid;
+	struct evq	 evs;		/* its events, in order */
+	int		 nev;
+	long long	 retry;		/* held up: try again then; else 0 */
+	long long	 backoff;
+	long long	 held_since;
+	int		 mark;
+};
+
+static int	 roomcmp(const struct room *, const struct room *);
+RB_HEAD(rooms, room);
+RB_PROTOTYPE(rooms, room, entry, roomcmp)
+RB_GENERATE(rooms, room, entry, roomcmp)
+
+static struct rooms	 rooms = RB_INITIALIZER(&rooms);
+static struct evq	 ready = TAILQ_HEAD_INITIALIZER(ready);
+static int		 nready;	/* events of rooms not held up */
+static int		 nqueued;	/* all the events not applied */
+static int		 nheld;		/* rooms held up */
+static size_t		 qbytes;	/* the memory they take */
+static struct ev	*batch[BATCH];
+static struct room	*split[BATCH];
 static PGconn		*db;
 static struct conf	 conf;
+static struct lread	 lr;
+static int		 version;	/* the version line was read */
 static char		 dberrbuf[512];
 static char		 since[64];	/* started: the rooms seen since */
 static volatile sig_atomic_t quit;
@@ -59,6 +96,12 @@ onsignal(int sig)
 	quit = 1;
 }
 
+static int
+roomcmp(const struct room *a, const struct room *b)
+{
+	return strcmp(a->jid, b->jid);
+}
+
 static const char *
 dberr(const PGresult *res)
 {
@@ -74,26 +117,165 @@ lost(PGresult *res)
 	db_fail(db, NULL, NULL);
 }
 
-/* Splits and checks one event line into e; warns and returns -1 if bad. */
-static int
-parse(const char *line, unsigned long lineno, struct ev *e)
+/*
+ * An error that waiting will not mend: exit so that helpim-run restarts the
+ * pipeline and the snapshots of the new helpim-watch bring the rooms up to
+ * date; the events not applied are not skipped, they are superseded.
+ */
+static void
+fail(PGresult *res)
+{
+	static char hint[80];
+
+	snprintf(hint, sizeof(hint), "; %d event%s not applied, exiting for a "
+	    "restart", nqueued, nqueued == 1 ? "" : "s");
+	db_exit(db, res, EXIT_TEMP, hint);
+}
+
+static void
+account(size_t n)
+{
+	if (qbytes + n > QUEUE_MAX) {
+		PQfinish(db);
+		log_errx(EXIT_TEMP, "line %lu: %d events wait, and no more "
+		    "fit in %d MB; exiting for a restart", lr.lineno, nqueued,
+		    QUEUE_MAX >> 20);
+	}
+	qbytes += n;
+}
+
+static struct room *
+room_get(const char *jid)
+{
+	struct room key, *r;
+	size_t len;
+
+	key.jid = jid;
+	if ((r = RB_FIND(rooms, &rooms, &key)) != NULL)
+		return r;
+	len = strlen(jid) + 1;
+	account(sizeof(*r) + len);
+	if ((r = calloc(1, sizeof(*r) + len)) == NULL)
+		log_err(EXIT_TEMP, NULL);
+	memcpy(r + 1, jid, len);
+	r->jid = (const char *)(r + 1);
+	TAILQ_INIT(&r->evs);
+	RB_INSERT(rooms, &rooms, r);
+	return r;
+}
+
+/* Splits and checks one event line and queues it; warns if it is bad. */
+static void
+enqueue(const char *line, unsigned long lineno)
 {
 	struct event ev;
+	struct ev *e;
 	const char *why;
+	size_t len;
 
-	e->lineno = lineno;
-	strlcpy(e->buf, line, sizeof(e->buf));
+	len = strlen(line) + 1;
+	if ((e = malloc(sizeof(*e) + len)) == NULL)
+		log_err(EXIT_TEMP, NULL);
+	memcpy(e->buf, line, len);
 	if ((why = line_event(e->buf, &ev)) != NULL) {
 		log_warnx("line %lu: %s, skipped", lineno, why);
-		return -1;
+		free(e);
+		return;
 	}
+	e->lineno = lineno;
+	e->size = sizeof(*e) + len;
+	account(e->size);
 	e->p[P_EVENT] = ev.verb;
 	e->p[P_AT] = ev.time;
 	e->p[P_JID] = ev.room;
 	e->p[P_COUNT] = ev.count;
 	e->p[P_NICK] = ev.nick;
 	e->p[P_DETAIL] = ev.detail;
-	return 0;
+	e->room = room_get(ev.room);
+	TAILQ_INSERT_TAIL(&e->room->evs, e, rentry);
+	e->room->nev++;
+	nqueued++;
+	if (e->room->retry == 0) {
+		TAILQ_INSERT_TAIL(&ready, e, entry);
+		nready++;
+	}
+}
+
+/* An event applied: out of the queue, and its room too when it was the last. */
+static void
+dequeue(struct ev *e)
+{
+	struct room *r = e->room;
+
+	TAILQ_REMOVE(&r->evs, e, rentry);
+	if (r->retry == 0) {
+		TAILQ_REMOVE(&ready, e, entry);
+		nready--;
+	}
+	nqueued--;
+	qbytes -= e->size;
+	free(e);
+	if (--r->nev == 0) {
+		RB_REMOVE(rooms, &rooms, r);
+		qbytes -= sizeof(*r) + strlen(r->jid) + 1;
+		free(r);
+	}
+}
+
+/* The events of r wait, in order, and are tried again later. */
+static void
+hold(struct room *r, const char *why)
+{
+	struct ev *e;
+	long long now = line_now_ms();
+
+	if (r->retry != 0) {
+		if ((r->backoff *= 2) > RETRY_MAX_MS)
+			r->backoff = RETRY_MAX_MS;
+		r->retry = now + r->backoff;
+		return;
+	}
+	TAILQ_FOREACH(e, &r->evs, rentry)
+		TAILQ_REMOVE(&ready, e, entry);
+	nready -= r->nev;
+	nheld++;
+	r->held_since = now;
+	r->backoff = RETRY_MS;
+	r->retry = now + r->backoff;
+	log_warnx("line %lu: %s: %s; the room's events wait",
+	    TAILQ_FIRST(&r->evs)->lineno, r->jid, why);
+}
+
+/* A held-up room goes on: its events join the others. */
+static void
+release(struct room *r)
+{
+	struct ev *e;
+
+	if (r->retry == 0)
+		return;
+	log_info("%s: the events that waited are applied, after %lld ms",
+	    r->jid, line_now_ms() - r->held_since);
+	/* the order among rooms does not matter, within a room it does */
+	TAILQ_FOREACH(e, &r->evs, rentry)
+		TAILQ_INSERT_TAIL(&ready, e, entry);
+	nready += r->nev;
+	nheld--;
+	r->retry = 0;
+}
+
+/* When the first held-up room is due: LLONG_MAX if none is. */
+static long long
+due(void)
+{
+	struct room *r;
+	long long t = LLONG_MAX;
+
+	if (nheld > 0)
+		RB_FOREACH(r, rooms, &rooms)
+			if (r->retry != 0 && r->retry < t)
+				t = r->retry;
+	return t;
 }
 
 /* Appends s to the array literal in *a, quoted, NULL as NULL. */
@@ -126,86 +308,228 @@ arradd(struct abuf *a, const char *s)
 	a->len = p - a->s;
 }
 
+/* Closes the array literal in *a (not empty); the next arradd starts anew. */
+static const char *
+arrend(struct abuf *a)
+{
+	a->s[a->len++] = '}';
+	a->s[a->len] = '\0';
+	a->len = 0;
+	return a->s;
+}
+
 /*
- * Events from..to-1 in one statement, so in one transaction.  -1: refused;
- * -2: a room stayed locked (by a webapp transaction) past lock_timeout.
+ * 0 when res is as want says (the caller clears it); else res is cleared,
+ * the transaction rolled back and -1 returned for an error that may pass
+ * (in dberrbuf).  Any other error ends the program.
  */
 static int
-apply(int from, int to)
+done(PGresult *res, ExecStatusType want)
 {
-	static struct abuf arr[NPARAM];
-	const char *p[NPARAM], *v, *e;
-	PGresult *res;
-	size_t len;
-	int i, k;
+	const char *why;
 
-	for (k = 0; k < NPARAM; k++) {
-		arr[k].len = 0;
-		for (i = from; i < to; i++)
-			arradd(&arr[k], batch[i].p[k]);
-		arr[k].s[arr[k].len++] = '}';
-		arr[k].s[arr[k].len] = '\0';
-		p[k] = arr[k].s;
-	}
-	res = PQexecPrepared(db, "apply", NPARAM, p, NULL, NULL, 0);
-	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-		if (PQstatus(db) == CONNECTION_BAD)
-			lost(res);
+	if (PQresultStatus(res) == want)
+		return 0;
+	if (PQstatus(db) == CONNECTION_BAD || !db_retryable(res))
+		fail(res);
+	if ((why = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY)) != NULL)
+		strlcpy(dberrbuf, why, sizeof(dberrbuf));
+	else
 		dberr(res);
-		k = (v = PQresultErrorField(res, PG_DIAG_SQLSTATE)) != NULL &&
-		    strcmp(v, "55P03") == 0;
+	PQclear(res);
+	if (PQtransactionStatus(db) != PQTRANS_IDLE) {
+		res = PQexec(db, "ROLLBACK");
+		if (PQresultStatus(res) != PGRES_COMMAND_OK)
+			fail(res);
 		PQclear(res);
-		return k ? -2 : -1;
 	}
-	/* {staff_waiting,anomaly,...}: report the anomalies */
-	v = PQgetvalue(res, 0, 0) + 1;
-	for (i = from; i < to && *v != '\0'; i++, v = e + 1) {
-		e = v + strcspn(v, ",}");
-		len = e - v;
-		if (len == 7 && strncmp(v, "anomaly", 7) == 0)
-			log_warnx("line %lu: %s %s: anomaly recorded",
-			    batch[i].lineno, batch[i].p[P_EVENT],
-			    batch[i].p[P_JID]);
-		else
-			log_debug("line %lu: %s %s: %.*s", batch[i].lineno,
-			    batch[i].p[P_EVENT], batch[i].p[P_JID], (int)len,
-			    v);
-		if (*e == '\0')
-			break;
-	}
+	return -1;
+}
+
+/* BEGIN or COMMIT: done() for a command whose result says nothing more. */
+static int
+command(const char *sql)
+{
+	PGresult *res = PQexec(db, sql);
+
+	if (done(res, PGRES_COMMAND_OK) == -1)
+		return -1;
 	PQclear(res);
 	return 0;
 }
 
+/* Reports what the batch's events did, from the array of outcomes v. */
+static void
+outcomes(const char *v, int n)
+{
+	const char *e;
+	size_t len;
+	int i;
+
+	/* {staff_waiting,anomaly,...}: report the anomalies */
+	v++;
+	for (i = 0; i < n && *v != '\0'; i++, v = e + 1) {
+		e = v + strcspn(v, ",}");
+		len = e - v;
+		if (len == 7 && strncmp(v, "anomaly", 7) == 0)
+			log_warnx("line %lu: %s %s: anomaly recorded",
+			    batch[i]->lineno, batch[i]->p[P_EVENT],
+			    batch[i]->p[P_JID]);
+		else
+			log_debug("line %lu: %s %s: %.*s", batch[i]->lineno,
+			    batch[i]->p[P_EVENT], batch[i]->p[P_JID], (int)len,
+			    v);
+		if (*e == '\0')
+			break;
+	}
+}
+
 /*
- * Applies the batch; -1 when a locked room holds up the rest of it, to be
- * tried again later, in order.
+ * Begins a transaction and finds the rooms of batch[0..n-1] that another
+ * transaction holds locked, without waiting for them: they are held up and
+ * their events taken out of batch[].  The events left, or -1 for an error
+ * that may pass.
  */
 static int
-flush(void)
+unlocked(int n)
 {
-	int i, r;
+	static struct abuf jids;
+	const char *p[1];
+	struct room key, *r;
+	PGresult *res;
+	int i, k;
 
-	if (nbatch == 0)
-		return 0;
-	if ((r = apply(ndone, nbatch)) == -1) {
-		/* one event spoilt the batch: find it, keep the others */
-		for (i = ndone; i < nbatch; i++) {
-			if ((r = apply(i, i + 1)) == -2)
-				break;
-			if (r == -1)
-				log_warnx("line %lu: %s, skipped",
-				    batch[i].lineno, dberrbuf);
-			ndone = i + 1;
+	for (i = 0; i < n; i++)
+		batch[i]->room->mark = 0;
+	for (i = 0; i < n; i++)
+		if (!batch[i]->room->mark) {
+			batch[i]->room->mark = 1;
+			arradd(&jids, batch[i]->p[P_JID]);
+		}
+	p[0] = arrend(&jids);
+	if (command("BEGIN") == -1)
+		return -1;
+	res = PQexecPrepared(db, "busy", 1, p, NULL, NULL, 0);
+	if (done(res, PGRES_TUPLES_OK) == -1)
+		return -1;
+	for (i = 0; i < PQntuples(res); i++) {
+		key.jid = PQgetvalue(res, i, 0);
+		if ((r = RB_FIND(rooms, &rooms, &key)) != NULL && r->mark) {
+			hold(r, "locked by another transaction");
+			r->mark = 0;
 		}
 	}
-	if (r == -2) {
-		log_warnx("line %lu: %s; trying again", batch[ndone].lineno,
-		    dberrbuf);
+	PQclear(res);
+	for (i = k = 0; i < n; i++)
+		if (batch[i]->room->mark)
+			batch[k++] = batch[i];
+	return k;
+}
+
+/*
+ * Applies batch[0..n-1] with one statement; with check, after unlocked()
+ * and in its transaction.  0, or -1 for an error that may pass: nothing was
+ * applied.
+ */
+static int
+run(int n, int check)
+{
+	static struct abuf arr[NPARAM];
+	const char *p[NPARAM];
+	PGresult *res;
+	int i, k;
+
+	if (check && (n = unlocked(n)) == -1)
 		return -1;
+	if (n > 0) {
+		for (k = 0; k < NPARAM; k++) {
+			for (i = 0; i < n; i++)
+				arradd(&arr[k], batch[i]->p[k]);
+			p[k] = arrend(&arr[k]);
+		}
+		res = PQexecPrepared(db, "apply", NPARAM, p, NULL, NULL, 0);
+		if (done(res, PGRES_TUPLES_OK) == -1)
+			return -1;
+		outcomes(PQgetvalue(res, 0, 0), n);
+		PQclear(res);
 	}
-	nbatch = ndone = 0;
+	if (check && command("COMMIT") == -1)
+		return -1;
+	for (i = 0; i < n; i++)
+		release(batch[i]->room);
+	for (i = 0; i < n; i++)
+		dequeue(batch[i]);
 	return 0;
+}
+
+/* Fills batch[] with the first events of r, or of the rooms not held up. */
+static int
+pick(struct room *r)
+{
+	struct ev *e;
+	int n = 0;
+
+	if (r != NULL)
+		TAILQ_FOREACH(e, &r->evs, rentry) {
+			batch[n++] = e;
+			if (n == BATCH)
+				break;
+		}
+	else
+		TAILQ_FOREACH(e, &ready, entry) {
+			batch[n++] = e;
+			if (n == BATCH)
+				break;
+		}
+	return n;
+}
+
+static void intake(void);
+
+/*
+ * Tries again the held-up rooms whose time has come, each alone, then
+ * applies the events of the others in one statement.  If that fails for a
+ * reason that may pass, their rooms are tried one by one for a while: those
+ * that fail again are held up, those not tried stay for the next time.
+ * Input is read on meanwhile.
+ */
+static void
+flush(void)
+{
+	struct room *r, *first;
+	long long end, now;
+	int i, k, n;
+
+	end = line_now_ms() + SPLIT_MS;
+	while (nheld > 0 && (now = line_now_ms()) < end) {
+		first = NULL;
+		RB_FOREACH(r, rooms, &rooms)
+			if (r->retry != 0 && r->retry <= now &&
+			    (first == NULL || r->retry < first->retry))
+				first = r;
+		if (first == NULL)
+			break;
+		if (run(pick(first), 1) == -1)
+			hold(first, dberrbuf);
+		intake();
+	}
+	/* a room locked past lock_timeout: which one, without waiting */
+	if (nready == 0 || run(n = pick(NULL), 0) == 0 || run(n, 1) == 0)
+		return;
+	/* the rooms of the batch, once each, in order */
+	for (i = 0; i < n; i++)
+		batch[i]->room->mark = 0;
+	for (i = k = 0; i < n; i++)
+		if (!batch[i]->room->mark) {
+			batch[i]->room->mark = 1;
+			split[k++] = batch[i]->room;
+		}
+	for (i = 0; i < k && (i == 0 || line_now_ms() < end); i++) {
+		/* (a room found locked is held up already) */
+		if (split[i]->retry == 0 && run(pick(split[i]), 1) == -1)
+			hold(split[i], dberrbuf);
+		intake();
+	}
 }
 
 static void
@@ -281,39 +605,76 @@ readable(int fd)
 	return poll(&pfd, 1, 0) > 0;
 }
 
-/* Waits for input, watching the database meanwhile. */
+/* Reads what is on stdin now, without waiting, and queues its events. */
 static void
-await(long long ms)
+intake(void)
+{
+	char *line;
+
+	if (lr.eof || !readable(STDIN_FILENO))
+		return;
+	if (lread_fill(&lr, STDIN_FILENO) == -1) {
+		if (errno == EINTR)
+			return;
+		log_err(EXIT_TEMP, "stdin");
+	}
+	while ((line = lread_next(&lr)) != NULL) {
+		if (!version) {
+			version = 1;
+			if (strncmp(line, "helpim-events|", 14) == 0) {
+				if (strcmp(line, EVENTS_VERSION) != 0)
+					log_errx(EXIT_PERM, "line %lu: '%.40s' "
+					    "is not supported; expected '%s'",
+					    lr.lineno, line, EVENTS_VERSION);
+				declare();
+				continue;
+			}
+			log_warnx("line %lu: no version line '%s'", lr.lineno,
+			    EVENTS_VERSION);
+		}
+		enqueue(line, lr.lineno);
+	}
+}
+
+/* Waits until the time at, for input too unless at its end. */
+static void
+await(long long at)
 {
 	struct pollfd pfd[2];
 	PGnotify *nf;
+	long long ms = at - line_now_ms();
 
-	pfd[0].fd = STDIN_FILENO;
+	pfd[0].fd = lr.eof ? -1 : STDIN_FILENO;
 	pfd[0].events = POLLIN;
 	pfd[1].fd = PQsocket(db);
 	pfd[1].events = POLLIN;
-	if (poll(pfd, 2, ms < 0 ? 0 : (int)ms) == -1) {
+	if (poll(pfd, 2, ms < 0 ? 0 : ms > INT_MAX ? INT_MAX : (int)ms) ==
+	    -1) {
 		if (errno != EINTR)
 			log_err(EXIT_TEMP, "poll");
 		return;
 	}
 	if (pfd[1].revents != 0) {
 		if (!PQconsumeInput(db) || PQstatus(db) == CONNECTION_BAD)
-			lost(NULL);
+			fail(NULL);
 		while ((nf = PQnotifies(db)) != NULL)
 			PQfreemem(nf);
 	}
 }
 
+static long long
+earliest(long long a, long long b)
+{
+	return a < b ? a : b;
+}
+
 int
 main(int argc, char *argv[])
 {
-	struct lread lr;
 	PGresult *res;
 	const char *file = NULL;
-	char *line;
 	long long next, stop = 0;
-	int ch, check = 0, version = 0;
+	int ch, check = 0;
 
 	while ((ch = getopt(argc, argv, "f:nqv")) != -1)
 		switch (ch) {
@@ -344,11 +705,15 @@ main(int argc, char *argv[])
 	db = PQconnectdb(conf.db);
 	if (PQstatus(db) != CONNECTION_OK)
 		lost(NULL);
-	/* a room row locked by the webapp must not stop the pipeline */
-	res = PQexec(db, "SET lock_timeout = '2s'");
+	/* a room locked longer than that is held up, the others go on */
+	res = PQexec(db, "SET lock_timeout = '200ms'");
 	if (PQresultStatus(res) != PGRES_COMMAND_OK)
 		lost(res);
 	PQclear(res);
+	prepare("busy", "WITH ours AS (SELECT jid FROM helpim.rooms "
+	    "WHERE jid = ANY ($1) FOR UPDATE SKIP LOCKED) "
+	    "SELECT jid FROM helpim.rooms WHERE jid = ANY ($1) "
+	    "EXCEPT SELECT jid FROM ours", 1);
 	prepare("apply", "SELECT helpim.apply_events($1, $2, $3, $4, $5, $6)",
 	    NPARAM);
 	prepare("sweep", "SELECT helpim.sweep($1, $2, $3, $4, $5)", 5);
@@ -359,30 +724,10 @@ main(int argc, char *argv[])
 	strlcpy(since, PQgetvalue(res, 0, 0), sizeof(since));
 	PQclear(res);
 
-	memset(&lr, 0, sizeof(lr));
 	next = line_now_ms();
 	for (;;) {
-		/* a full batch that is held up is applied before reading on */
-		while (nbatch < BATCH && (line = lread_next(&lr)) != NULL) {
-			if (!version) {
-				version = 1;
-				if (strncmp(line, "helpim-events|", 14) == 0) {
-					if (strcmp(line, EVENTS_VERSION) != 0)
-						log_errx(EXIT_PERM, "line %lu: "
-						    "'%.40s' is not supported; "
-						    "expected '%s'", lr.lineno,
-						    line, EVENTS_VERSION);
-					declare();
-					continue;
-				}
-				log_warnx("line %lu: no version line '%s'",
-				    lr.lineno, EVENTS_VERSION);
-			}
-			if (parse(line, lr.lineno, &batch[nbatch]) == 0 &&
-			    ++nbatch == BATCH)
-				flush();
-		}
-		if (lr.eof && nbatch < BATCH)
+		intake();
+		if (lr.eof)
 			break;
 		/* events still in the pipe are applied before stopping */
 		if (quit && stop == 0)
@@ -393,33 +738,32 @@ main(int argc, char *argv[])
 			break;
 		}
 		/* commit before waiting for more input */
-		if (nbatch == BATCH ||
-		    (nbatch > 0 && !readable(STDIN_FILENO)))
+		if (nready >= BATCH || due() <= line_now_ms() ||
+		    (nready > 0 && !readable(STDIN_FILENO)))
 			flush();
 		if (line_now_ms() >= next) {
 			flush();
 			sweep();
 			next = line_now_ms() + SWEEP_MS;
 		}
-		if (nbatch == BATCH)
-			continue;
-		/* (a batch left is held up by a lock: try again soon) */
-		if (nbatch == 0 || !readable(STDIN_FILENO)) {
-			await((stop != 0 && stop < next ? stop : next) -
-			    line_now_ms());
-			if (!readable(STDIN_FILENO))
-				continue;
-		}
-		if (lread_fill(&lr, STDIN_FILENO) == -1 && errno != EINTR)
-			log_err(EXIT_TEMP, "stdin");
+		if (nready < BATCH && !readable(STDIN_FILENO))
+			await(earliest(earliest(next, due()),
+			    stop != 0 ? stop : LLONG_MAX));
 	}
-	while (flush() == -1)
+	/* what came is applied, unless a room stays held up past the stop */
+	while (nqueued > 0) {
+		flush();
+		if (nqueued == 0)
+			break;
 		if (quit && (stop == 0 || line_now_ms() >= stop)) {
-			log_warnx("%d events not applied: a room stayed locked",
-			    nbatch - ndone);
 			PQfinish(db);
-			return EXIT_TEMP;
+			log_errx(EXIT_TEMP, "%d event%s not applied: %d room%s "
+			    "stayed held up", nqueued, nqueued == 1 ? "" : "s",
+			    nheld, nheld == 1 ? "" : "s");
 		}
+		if (nready == 0)
+			await(earliest(due(), stop != 0 ? stop : LLONG_MAX));
+	}
 	PQfinish(db);
 	return 0;
 }

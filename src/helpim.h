@@ -164,6 +164,9 @@ struct pg_result;
 
 const char	*db_error(struct pg_conn *, const struct pg_result *);
 int		 db_exitcode(struct pg_conn *, const struct pg_result *);
+int		 db_retryable(const struct pg_result *);
+void		 db_exit(struct pg_conn *, struct pg_result *, int,
+		    const char *) __attribute__((__noreturn__));
 void		 db_fail(struct pg_conn *, struct pg_result *, const char *)
 		    __attribute__((__noreturn__));
 

@@ -49,6 +49,12 @@ lread_next(struct lread *lr)
 		lr->off += n + (nl != NULL);
 		line[n] = '\0';
 		lr->lineno++;
+		/* a writer cut off mid-line: what came is no record */
+		if (nl == NULL && !lr->toolong) {
+			log_warnx("line %lu: unfinished at end of input, "
+			    "dropped", lr->lineno);
+			continue;
+		}
 		if (lr->toolong) {
 			lr->toolong = 0;
 			log_warnx("line %lu: longer than %d bytes, skipped",
@@ -222,6 +228,43 @@ nfields(const char *s)
 	return n;
 }
 
+/*
+ * Well-formed UTF-8: no stray or missing continuation byte, no overlong
+ * form, no surrogate, nothing past U+10FFFF.  The database refuses the rest.
+ */
+static int
+utf8(const char *p)
+{
+	static const unsigned int least[] = { 0, 0x80, 0x800, 0x10000 };
+	const unsigned char *s = (const unsigned char *)p;
+	unsigned int c;
+	int i, n;
+
+	while (*s != '\0') {
+		if (*s < 0x80) {
+			s++;
+			continue;
+		}
+		if ((*s & 0xe0) == 0xc0)
+			n = 1, c = *s & 0x1f;
+		else if ((*s & 0xf0) == 0xe0)
+			n = 2, c = *s & 0x0f;
+		else if ((*s & 0xf8) == 0xf0)
+			n = 3, c = *s & 0x07;
+		else
+			return -1;
+		for (i = 0, s++; i < n; i++, s++) {
+			if ((*s & 0xc0) != 0x80)
+				return -1;
+			c = c << 6 | (*s & 0x3f);
+		}
+		if (c < least[n] || (c >= 0xd800 && c <= 0xdfff) ||
+		    c > 0x10ffff)
+			return -1;
+	}
+	return 0;
+}
+
 /* A bare JID with a local part, lower-cased in place. */
 static int
 room_jid(char *s)
@@ -229,7 +272,7 @@ room_jid(char *s)
 	char *p, *at;
 
 	if ((at = strchr(s, '@')) == NULL || at == s || at[1] == '\0' ||
-	    strlen(s) >= 3072)
+	    strlen(s) >= 3072 || utf8(s) == -1)
 		return -1;
 	for (p = s; *p != '\0'; p++) {
 		if ((unsigned char)*p <= 0x20 || *p == 0x7f || *p == '/')
@@ -274,7 +317,7 @@ valid_time(const char *s)
 static int
 text(char *s, char **out, int empty)
 {
-	if (line_decode(s) == -1)
+	if (line_decode(s) == -1 || utf8(s) == -1)
 		return -1;
 	if (*s == '\0') {
 		*out = NULL;
@@ -390,7 +433,7 @@ line_event(char *s, struct event *e)
 		for (i = 4, d = s; i < nf; i++) {
 			f = field(&s);
 			if (line_decode(f) == -1 || *f == '\0' ||
-			    strchr(f, '\n') != NULL) {
+			    strchr(f, '\n') != NULL || utf8(f) == -1) {
 				what = "bad nick";
 				goto bad;
 			}

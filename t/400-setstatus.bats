@@ -306,13 +306,18 @@ l2@$M|join leaves no chatter"
 	assert_output 1
 }
 
-@test "an event the database refuses is skipped, its batch applied" {
+# The database would refuse it; it must not stop the events of the others.
+@test "a nick that is not UTF-8 makes a malformed line, its batch applied" {
 	room u1
 	room u2
 	room u3
 	run -0 events "join|$(now)|u1@$M|1|Anna|" "join|$(now)|u2@$M|1|%FF%FE|" \
-		"join|$(now)|u3@$M|1|Bert|"
-	assert_line --regexp '^helpim-setstatus: warning: line 3: ERROR: .*UTF8.*, skipped$'
+		"join|$(now)|u3@$M|1|Bert|" "snapshot|$(now)|u2@$M|1|A%C0%80" \
+		"join|$(now)|u2@$M|1|%ED%A0%80|" "join|$(now)|u$(printf '\324')2@$M|1|Carl|"
+	assert_output "helpim-setstatus: warning: line 3: join: bad nick, skipped
+helpim-setstatus: warning: line 5: snapshot: bad nick, skipped
+helpim-setstatus: warning: line 6: join: bad nick, skipped
+helpim-setstatus: warning: line 7: join: bad room JID, skipped"
 	run -0 status u1
 	assert_output "staff_waiting 1"
 	run -0 status u2

@@ -96,7 +96,7 @@ now() {
 		cat "$BATS_FILE_TMPDIR/bin"
 		echo
 		echo "leave|$t|$jid|0|before|left"
-		printf 'join|%s|%s|1|after|' "$t" "$jid"	# no newline at the end
+		echo "join|$t|$jid|1|after|"
 	} >"$BATS_TEST_TMPDIR/in"
 	run -0 helpim-setstatus <"$BATS_TEST_TMPDIR/in"
 	assert_line "helpim-setstatus: warning: line 3: unknown verb 'garbage ', skipped"
@@ -106,6 +106,19 @@ now() {
 	assert_output "join before
 leave before
 join after"
+}
+
+# A writer killed mid-line leaves a line without its newline: not a record.
+@test "helpim-setstatus: an unfinished last line is reported and dropped" {
+	local jid t
+	jid=$(sql "SELECT jid FROM helpim.rooms WHERE status = 'available'
+		   ORDER BY id LIMIT 1 OFFSET 2")
+	t=$(now)
+	run -0 helpim-setstatus < <(printf 'helpim-events|1\njoin|%s|%s|1|Anna|\njoin|%s|%s|2|Bert|' \
+		"$t" "$jid" "$t" "$jid")
+	assert_output "helpim-setstatus: warning: line 3: unfinished at end of input, dropped"
+	run -0 sql "SELECT status || ' ' || chatters FROM helpim.rooms WHERE jid = '$jid'"
+	assert_output "staff_waiting 1"
 }
 
 @test "helpim-setstatus: empty input, binary only, a missing or wrong version line" {
@@ -146,6 +159,24 @@ join after"
 	refute_output --partial "$pw"
 	run -0 grep -c . "$BATS_TEST_TMPDIR/out"
 	assert_output 2
+}
+
+# helpim-run's SIGKILL can cut a feed line mid-password: a join with half of
+# it would be refused and the live room taken for gone.
+@test "helpim-watch: an unfinished last line is reported and dropped" {
+	local jid pw
+	jid=$(sql "SELECT jid FROM helpim.rooms WHERE status = 'available'
+		   ORDER BY id LIMIT 1 OFFSET 1")
+	pw=$(sql "SELECT password FROM helpim.rooms WHERE jid = '$jid'")
+	{
+		echo 'helpim-feed|1'
+		printf 'watch|%s|available|%.5s' "$jid" "$pw"
+		sleep 2
+	} | helpim-watch -q >"$BATS_TEST_TMPDIR/out" 2>"$BATS_TEST_TMPDIR/err" 3>&-
+	run -0 cat "$BATS_TEST_TMPDIR/out"
+	assert_output "helpim-events|1"
+	run -0 cat "$BATS_TEST_TMPDIR/err"
+	assert_output "helpim-watch: warning: line 2: unfinished at end of input, dropped"
 }
 
 @test "helpim-watch: a feed of another version is refused" {
