@@ -54,6 +54,14 @@ CREATE TABLE helpim.queue (
 					-- know the queue
 );
 
+-- The last position told each waiting client (helpim.queue_show): a table
+-- of its own, so that telling never locks a row of the queue that a
+-- matcher would then pass over.
+CREATE TABLE helpim.queue_shown (
+	queue_id	bigint PRIMARY KEY,
+	shown		integer NOT NULL
+);
+
 -- A reference is at most once in the queue.
 CREATE UNIQUE INDEX queue_ref ON helpim.queue (ref)
 	WHERE status IN ('waiting', 'assigned');
@@ -216,6 +224,7 @@ BEGIN
 				    assigned_at = NULL, room_id = NULL
 				WHERE id = q.id RETURNING * INTO q;
 				PERFORM helpim.queue_log(q, 'requeued');
+				PERFORM helpim.queue_overtaken(q, true);
 				again := true;
 			END IF;
 		END IF;
@@ -243,6 +252,40 @@ RETURNS integer LANGUAGE sql STABLE AS $$
 	SELECT count(*)::integer FROM helpim.queue AS x
 	WHERE x.status = 'waiting' AND (x.priority > q.priority OR
 	    x.priority = q.priority AND x.id <= q.id)
+$$;
+
+-- The position to tell the client of q: its rank, but never more than the
+-- last one told.  Enqueues commit side by side, so an entry of a lower id
+-- may become visible just after a later one; the client's number does not
+-- go up for that.  A real overtaking (a higher priority, a client put back
+-- in its old place) forgets what was told (queue_overtaken).
+CREATE FUNCTION helpim.queue_show(q helpim.queue)
+RETURNS integer LANGUAGE plpgsql AS $$
+DECLARE
+	r	integer := helpim.queue_rank(q);
+	s	integer;
+BEGIN
+	SELECT shown INTO s FROM helpim.queue_shown WHERE queue_id = q.id;
+	IF s < r THEN
+		r := s;
+	END IF;
+	IF s IS DISTINCT FROM r THEN
+		INSERT INTO helpim.queue_shown (queue_id, shown) VALUES (q.id, r)
+		ON CONFLICT (queue_id) DO UPDATE SET shown = excluded.shown;
+	END IF;
+	RETURN r;
+END
+$$;
+
+-- q went ahead of others (a higher priority; put back, also ahead of the
+-- later ones of its own): their next position is their true rank.  Not for
+-- an entry that merely became visible late.
+CREATE FUNCTION helpim.queue_overtaken(q helpim.queue, back boolean)
+RETURNS void LANGUAGE sql AS $$
+	DELETE FROM helpim.queue_shown AS s USING helpim.queue AS x
+	WHERE s.queue_id = x.id AND x.status = 'waiting' AND
+	    (x.priority < q.priority OR back AND x.priority = q.priority AND
+	    x.id > q.id)
 $$;
 
 -- The mean gap between the recent assignments: up to the last 20 within the
@@ -284,7 +327,8 @@ BEGIN
 		RETURNING * INTO q;
 		IF FOUND THEN
 			PERFORM helpim.queue_log(q, 'enqueued');
-			RETURN helpim.queue_rank(q);
+			PERFORM helpim.queue_overtaken(q, false);
+			RETURN helpim.queue_show(q);
 		END IF;
 	END IF;
 	SELECT * INTO q FROM helpim.queue AS x
@@ -292,7 +336,7 @@ BEGIN
 	IF q.status = 'assigned' THEN
 		RETURN 0;
 	END IF;
-	RETURN helpim.queue_rank(q);
+	RETURN helpim.queue_show(q);
 END
 $$;
 
@@ -309,7 +353,7 @@ SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 $$;
 
 CREATE FUNCTION helpim.queue_position(ref text)
-RETURNS TABLE ("position" integer, eta interval) LANGUAGE plpgsql STABLE
+RETURNS TABLE ("position" integer, eta interval) LANGUAGE plpgsql
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 #variable_conflict use_variable
 DECLARE
@@ -325,7 +369,7 @@ BEGIN
 		"position" := 0;
 		eta := interval '0';
 	ELSE
-		"position" := helpim.queue_rank(q);
+		"position" := helpim.queue_show(q);
 		eta := "position" * helpim.queue_gap();
 	END IF;
 	RETURN NEXT;
@@ -509,6 +553,7 @@ REVOKE ALL ON FUNCTION helpim.claim_staff_room(text, integer, integer),
 	helpim.rooms_routed(),
 	helpim.room_ready(helpim.rooms), helpim.queue_log(helpim.queue, text),
 	helpim.queue_rank(helpim.queue), helpim.queue_gap(),
+	helpim.queue_show(helpim.queue), helpim.queue_overtaken(helpim.queue, boolean),
 	helpim.purge(interval)
 	FROM PUBLIC;
 

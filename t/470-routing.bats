@@ -92,7 +92,7 @@ teardown() {
 }
 
 fresh() {
-	sql "TRUNCATE helpim.queue_events, helpim.queue, helpim.room_events,
+	sql "TRUNCATE helpim.queue_events, helpim.queue, helpim.queue_shown, helpim.room_events,
 		helpim.rooms, t470.pos"
 }
 
@@ -126,8 +126,8 @@ enqueue_waits() {
 
 @test "schema version 6; queue, position, room and leave with helpim-webapp" {
 	fresh
-	run -0 sql "SELECT max(version) FROM helpim.schema_version"
-	assert_output 6
+	run -0 sql "SELECT max(version) >= 6 FROM helpim.schema_version"
+	assert_output t
 	rooms r 3
 	run -0 helpim-webapp queue v1
 	assert_output 1
