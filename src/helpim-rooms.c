@@ -5,6 +5,7 @@
  * in key=value lines or in Prometheus' text format.
  */
 
+#include <ctype.h>
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
@@ -37,7 +38,7 @@ static volatile sig_atomic_t quit;
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: helpim-rooms [-fmnpqsv] [-c file]\n");
+	fprintf(stderr, "usage: helpim-rooms [-FmnPqSv] [-f file]\n");
 	exit(EXIT_PERM);
 }
 
@@ -627,9 +628,16 @@ main(int argc, char *argv[])
 	const char *file = NULL;
 	int ch, check = 0, mode = 0;
 
-	while ((ch = getopt(argc, argv, "c:fmnpqsv")) != -1)
+	while ((ch = getopt(argc, argv, "c:f:FmnpPqsSv")) != -1) {
+		if (ch == 'c' || ch == 'p' || ch == 's')
+			ch = log_renamed(ch, ch == 'c' ? 'f' : toupper(ch));
+		/* the old follow mode, -f without a file */
+		if ((ch == 'f' && *optarg == '-') ||
+		    (ch == '?' && optopt == 'f'))
+			log_errx(EXIT_PERM, "-f takes the configuration file; "
+			    "follow mode is -F");
 		switch (ch) {
-		case 'c':
+		case 'f':
 			file = optarg;
 			break;
 		case 'n':
@@ -641,10 +649,10 @@ main(int argc, char *argv[])
 		case 'v':
 			log_level = LOGLEVEL_DEBUG;
 			break;
-		case 'f':
+		case 'F':
 		case 'm':
-		case 'p':
-		case 's':
+		case 'P':
+		case 'S':
 			if (mode != 0 && mode != ch)
 				usage();
 			mode = ch;
@@ -652,6 +660,7 @@ main(int argc, char *argv[])
 		default:
 			usage();
 		}
+	}
 	if (argc != optind)
 		usage();
 	if (conf_load(&conf, conf_path(file), 0) == -1)
@@ -666,13 +675,13 @@ main(int argc, char *argv[])
 		dbfail(NULL);
 	name_session();
 	switch (mode) {
-	case 'f':
+	case 'F':
 		follow();
 		break;
-	case 'p':
+	case 'P':
 		feed(0);
 		break;
-	case 's':
+	case 'S':
 		summary();
 		break;
 	case 'm':
