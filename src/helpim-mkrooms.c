@@ -738,11 +738,9 @@ xmpp_down(void)
 static PGconn *
 db_connect(void)
 {
-	static const char *keys[] = { "dbname", "application_name", NULL };
-	const char *vals[] = { c.db, "helpim-mkrooms", NULL };
 	PGconn *d;
 
-	d = PQconnectdbParams(keys, vals, 1);
+	d = db_open(c.db);
 	if (PQstatus(d) != CONNECTION_OK) {
 		log_errorx("database: %s", db_error(d, NULL));
 		dbcode = db_exitcode(d, NULL);

@@ -409,20 +409,6 @@ follow(void)
 	}
 }
 
-/* pg_stat_activity names the program, its pid and host. */
-static void
-name_session(void)
-{
-	char host[256];
-
-	if (gethostname(host, sizeof(host)) == -1)
-		strlcpy(host, "?", sizeof(host));
-	snprintf(sessname, sizeof(sessname), "helpim-rooms %d@%s",
-	    (int)getpid(), host);
-	PQclear(query("SELECT set_config('application_name', $1, false)", 1,
-	    sessname, NULL));
-}
-
 static void
 age(char *buf, size_t size, long long s)
 {
@@ -625,7 +611,7 @@ metrics(void)
 int
 main(int argc, char *argv[])
 {
-	const char *file = NULL;
+	const char *file = NULL, *name;
 	int ch, check = 0, mode = 0;
 
 	while ((ch = getopt(argc, argv, "c:f:FmnpPqsSv")) != -1) {
@@ -670,10 +656,12 @@ main(int argc, char *argv[])
 
 	sig_stop(onsignal);
 
-	db = PQconnectdb(conf.db);
+	db = db_open(conf.db);
 	if (PQstatus(db) != CONNECTION_OK)
 		dbfail(NULL);
-	name_session();
+	/* the lease's holder, as pg_stat_activity names it */
+	if ((name = PQparameterStatus(db, "application_name")) != NULL)
+		strlcpy(sessname, name, sizeof(sessname));
 	switch (mode) {
 	case 'F':
 		follow();

@@ -167,5 +167,6 @@ const char	*db_error(struct pg_conn *, const struct pg_result *);
 int		 db_exitcode(struct pg_conn *, const struct pg_result *);
 void		 db_fail(struct pg_conn *, struct pg_result *, const char *)
 		    __attribute__((__noreturn__));
+struct pg_conn	*db_open(const char *);
 
 #endif
