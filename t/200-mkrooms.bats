@@ -50,6 +50,17 @@ available() {
 	assert_output --partial "room_prefix"
 }
 
+@test "the old letters: -c and -j work a release more, with a warning" {
+	run -0 helpim-mkrooms -n -c 3 -j 2
+	assert_output "helpim-mkrooms: warning: -c is now -N; -c goes in the next release
+helpim-mkrooms: warning: -j is now -J; -j goes in the next release"
+	# still the count and the jobs, checked as such
+	run -100 helpim-mkrooms -n -c many
+	assert_line "helpim-mkrooms: error: count many: invalid"
+	run -100 helpim-mkrooms -n -j 0
+	assert_line "helpim-mkrooms: error: jobs 0: too small"
+}
+
 @test "the pool fills to pool_size; a second run creates nothing" {
 	run -0 --separate-stderr helpim-mkrooms -v
 	assert_equal "${#lines[@]}" 5
