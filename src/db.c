@@ -1,6 +1,9 @@
 /* PostgreSQL errors: one line to report, and the exit code they call for. */
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <libpq-fe.h>
 
@@ -18,6 +21,30 @@ db_error(PGconn *conn, const PGresult *res)
 	if (*buf == '\0')
 		strlcpy(buf, "connection lost", sizeof(buf));
 	return buf;
+}
+
+/*
+ * A connection named "prog PID@HOST" in pg_stat_activity, whatever conninfo
+ * says, so that every stage can be told apart (and a dead one's session
+ * found).  The caller checks PQstatus().
+ */
+PGconn *
+db_open(const char *conninfo)
+{
+	static const char *const keys[] = { "dbname", "application_name",
+	    NULL };
+	const char *vals[3];
+	char host[256], name[320];
+
+	if (gethostname(host, sizeof(host)) == -1)
+		strlcpy(host, "?", sizeof(host));
+	host[sizeof(host) - 1] = '\0';
+	snprintf(name, sizeof(name), "%s %d@%s", getprogname(), (int)getpid(),
+	    host);
+	vals[0] = conninfo;
+	vals[1] = name;
+	vals[2] = NULL;
+	return PQconnectdbParams(keys, vals, 1);
 }
 
 /*

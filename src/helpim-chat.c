@@ -36,7 +36,7 @@ static xmpp_conn_t *conn;
 static int online, quitting, gone;
 static volatile sig_atomic_t sigquit;
 
-#define USAGE	"usage: helpim-chat [-h] [-d domain] [-j jid] [-p port] [-s host]\n"
+#define USAGE	"usage: helpim-chat [-h] [-d domain] [-H host] [-j jid] [-p port]\n"
 #define LEAVE_MS	3000	/* on quitting: waiting for the rooms to answer */
 
 static void help(FILE *);
@@ -537,13 +537,15 @@ main(int argc, char *argv[])
 		port = strtonum(e, 1, 65535, NULL);
 	if ((e = getenv("ANON_DOMAIN")) != NULL && *e != '\0')
 		domain = e;
-	while ((ch = getopt(argc, argv, "d:hj:p:s:")) != -1) {
+	while ((ch = getopt(argc, argv, "d:hH:j:p:s:")) != -1) {
+		if (ch == 's')
+			ch = log_renamed(ch, 'H');
 		switch (ch) {
 		case 'h':
 			printf(USAGE "commands, one a line:\n");
 			help(stdout);
 			exit(0);
-		case 's':
+		case 'H':
 			host = optarg;
 			break;
 		case 'p':

@@ -104,7 +104,7 @@ main(int argc, char *argv[])
 
 	sig_stop(onsignal);
 
-	db = PQconnectdb(conf.db);
+	db = db_open(conf.db);
 	if (PQstatus(db) != CONNECTION_OK)
 		db_fail(db, NULL, NULL);
 	subscribe(db, channel);

@@ -85,8 +85,8 @@ static long long lastheard;
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: helpim-mkrooms [-nqv] [-c count] [-f file] "
-	    "[-j jobs]\n");
+	fprintf(stderr, "usage: helpim-mkrooms [-nqv] [-f file] [-J jobs] "
+	    "[-N count]\n");
 	exit(EXIT_PERM);
 }
 
@@ -738,11 +738,9 @@ xmpp_down(void)
 static PGconn *
 db_connect(void)
 {
-	static const char *keys[] = { "dbname", "application_name", NULL };
-	const char *vals[] = { c.db, "helpim-mkrooms", NULL };
 	PGconn *d;
 
-	d = PQconnectdbParams(keys, vals, 1);
+	d = db_open(c.db);
 	if (PQstatus(d) != CONNECTION_OK) {
 		log_errorx("database: %s", db_error(d, NULL));
 		dbcode = db_exitcode(d, NULL);
@@ -1081,9 +1079,11 @@ main(int argc, char *argv[])
 	long want = -1, n;
 	int ch, check = 0, jobs = 128, i, rc;
 
-	while ((ch = getopt(argc, argv, "c:f:j:nqv")) != -1)
+	while ((ch = getopt(argc, argv, "c:f:j:J:nN:qv")) != -1) {
+		if (ch == 'c' || ch == 'j')
+			ch = log_renamed(ch, ch == 'c' ? 'N' : 'J');
 		switch (ch) {
-		case 'c':
+		case 'N':
 			want = strtonum(optarg, 0, 1000000, &e);
 			if (e != NULL)
 				log_errx(EXIT_PERM, "count %s: %s", optarg, e);
@@ -1091,7 +1091,7 @@ main(int argc, char *argv[])
 		case 'f':
 			file = optarg;
 			break;
-		case 'j':
+		case 'J':
 			jobs = strtonum(optarg, 1, 10000, &e);
 			if (e != NULL)
 				log_errx(EXIT_PERM, "jobs %s: %s", optarg, e);
@@ -1108,6 +1108,7 @@ main(int argc, char *argv[])
 		default:
 			usage();
 		}
+	}
 	if (argc != optind)
 		usage();
 

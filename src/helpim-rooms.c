@@ -5,6 +5,7 @@
  * in key=value lines or in Prometheus' text format.
  */
 
+#include <ctype.h>
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
@@ -37,7 +38,7 @@ static volatile sig_atomic_t quit;
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: helpim-rooms [-fmnpqsv] [-c file]\n");
+	fprintf(stderr, "usage: helpim-rooms [-FmnPqSv] [-f file]\n");
 	exit(EXIT_PERM);
 }
 
@@ -408,20 +409,6 @@ follow(void)
 	}
 }
 
-/* pg_stat_activity names the program, its pid and host. */
-static void
-name_session(void)
-{
-	char host[256];
-
-	if (gethostname(host, sizeof(host)) == -1)
-		strlcpy(host, "?", sizeof(host));
-	snprintf(sessname, sizeof(sessname), "helpim-rooms %d@%s",
-	    (int)getpid(), host);
-	PQclear(query("SELECT set_config('application_name', $1, false)", 1,
-	    sessname, NULL));
-}
-
 static void
 age(char *buf, size_t size, long long s)
 {
@@ -624,12 +611,19 @@ metrics(void)
 int
 main(int argc, char *argv[])
 {
-	const char *file = NULL;
+	const char *file = NULL, *name;
 	int ch, check = 0, mode = 0;
 
-	while ((ch = getopt(argc, argv, "c:fmnpqsv")) != -1)
+	while ((ch = getopt(argc, argv, "c:f:FmnpPqsSv")) != -1) {
+		if (ch == 'c' || ch == 'p' || ch == 's')
+			ch = log_renamed(ch, ch == 'c' ? 'f' : toupper(ch));
+		/* the old follow mode, -f without a file */
+		if ((ch == 'f' && *optarg == '-') ||
+		    (ch == '?' && optopt == 'f'))
+			log_errx(EXIT_PERM, "-f takes the configuration file; "
+			    "follow mode is -F");
 		switch (ch) {
-		case 'c':
+		case 'f':
 			file = optarg;
 			break;
 		case 'n':
@@ -641,10 +635,10 @@ main(int argc, char *argv[])
 		case 'v':
 			log_level = LOGLEVEL_DEBUG;
 			break;
-		case 'f':
+		case 'F':
 		case 'm':
-		case 'p':
-		case 's':
+		case 'P':
+		case 'S':
 			if (mode != 0 && mode != ch)
 				usage();
 			mode = ch;
@@ -652,6 +646,7 @@ main(int argc, char *argv[])
 		default:
 			usage();
 		}
+	}
 	if (argc != optind)
 		usage();
 	if (conf_load(&conf, conf_path(file), 0) == -1)
@@ -661,18 +656,20 @@ main(int argc, char *argv[])
 
 	sig_stop(onsignal);
 
-	db = PQconnectdb(conf.db);
+	db = db_open(conf.db);
 	if (PQstatus(db) != CONNECTION_OK)
 		dbfail(NULL);
-	name_session();
+	/* the lease's holder, as pg_stat_activity names it */
+	if ((name = PQparameterStatus(db, "application_name")) != NULL)
+		strlcpy(sessname, name, sizeof(sessname));
 	switch (mode) {
-	case 'f':
+	case 'F':
 		follow();
 		break;
-	case 'p':
+	case 'P':
 		feed(0);
 		break;
-	case 's':
+	case 'S':
 		summary();
 		break;
 	case 'm':

@@ -702,7 +702,7 @@ main(int argc, char *argv[])
 
 	sig_stop(onsignal);
 
-	db = PQconnectdb(conf.db);
+	db = db_open(conf.db);
 	if (PQstatus(db) != CONNECTION_OK)
 		lost(NULL);
 	/* a room locked longer than that is held up, the others go on */

@@ -155,6 +155,7 @@ void	 log_warn(const char *, ...) LOG_PRINTF(1);
 void	 log_warnx(const char *, ...) LOG_PRINTF(1);
 void	 log_info(const char *, ...) LOG_PRINTF(1);
 void	 log_debug(const char *, ...) LOG_PRINTF(1);
+int	 log_renamed(int, int);
 /* The signals that stop a program, one policy for all (log.c). */
 void	 sig_stop(void (*)(int));
 
@@ -169,5 +170,6 @@ void		 db_exit(struct pg_conn *, struct pg_result *, int,
 		    const char *) __attribute__((__noreturn__));
 void		 db_fail(struct pg_conn *, struct pg_result *, const char *)
 		    __attribute__((__noreturn__));
+struct pg_conn	*db_open(const char *);
 
 #endif

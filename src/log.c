@@ -94,6 +94,15 @@ log_debug(const char *fmt, ...)
 		LOG("debug", -1);
 }
 
+/* A flag's old letter, kept for one release: warns, returns the new one. */
+int
+log_renamed(int old, int new)
+{
+	log_warnx("-%c is now -%c; -%c goes in the next release", old, new,
+	    old);
+	return new;
+}
+
 /*
  * SIGHUP, SIGINT and SIGTERM all ask for a clean stop: fn sets a flag that
  * the program's loop acts on (leave the rooms, finish the transaction).

@@ -12,13 +12,10 @@ setup() {
 	(umask 077; printf 'jid = bot@localhost\nbogus = 1\n' >"$B")
 }
 
-# helpim-rooms takes its file with -c, since its -f is follow mode
-conf_opt() { [ "$1" = helpim-rooms ] && echo -c || echo -f; }
-
 @test "-n accepts a good configuration without connecting anywhere" {
 	for p in helpim-conf helpim-mkrooms helpim-watch helpim-setstatus \
-	    helpim-rooms helpim-initdb helpim-run helpim-webapp; do
-		run -0 "$p" -n "$(conf_opt "$p")" "$C"
+	    helpim-rooms helpim-listen helpim-initdb helpim-run helpim-webapp; do
+		run -0 "$p" -n -f "$C"
 		assert_output ""
 		HELPIM_CONF=$C run -0 "$p" -n
 	done
@@ -26,8 +23,8 @@ conf_opt() { [ "$1" = helpim-rooms ] && echo -c || echo -f; }
 
 @test "-n refuses a bad configuration with exit 100 and the line" {
 	for p in helpim-conf helpim-mkrooms helpim-watch helpim-setstatus \
-	    helpim-rooms helpim-initdb helpim-run helpim-webapp; do
-		run -100 "$p" -n "$(conf_opt "$p")" "$B"
+	    helpim-rooms helpim-listen helpim-initdb helpim-run helpim-webapp; do
+		run -100 "$p" -n -f "$B"
 		assert_output --partial "$B:2: unknown key 'bogus'"
 	done
 }

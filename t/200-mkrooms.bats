@@ -50,6 +50,17 @@ available() {
 	assert_output --partial "room_prefix"
 }
 
+@test "the old letters: -c and -j work a release more, with a warning" {
+	run -0 helpim-mkrooms -n -c 3 -j 2
+	assert_output "helpim-mkrooms: warning: -c is now -N; -c goes in the next release
+helpim-mkrooms: warning: -j is now -J; -j goes in the next release"
+	# still the count and the jobs, checked as such
+	run -100 helpim-mkrooms -n -c many
+	assert_line "helpim-mkrooms: error: count many: invalid"
+	run -100 helpim-mkrooms -n -j 0
+	assert_line "helpim-mkrooms: error: jobs 0: too small"
+}
+
 @test "the pool fills to pool_size; a second run creates nothing" {
 	run -0 --separate-stderr helpim-mkrooms -v
 	assert_equal "${#lines[@]}" 5
@@ -129,7 +140,7 @@ available() {
 	# 255 apostrophes: an escaped copy is six times as long
 	for nick in "$(printf "'%.0s" $(seq 255))" "<&>\"'</x>&amp;]]>"; do
 		f=$(conf_with nick instance=nick pool_size=0 "nick=$nick")
-		run -0 --separate-stderr helpim-mkrooms -v -c 3 -f "$f"
+		run -0 --separate-stderr helpim-mkrooms -v -N 3 -f "$f"
 		assert_equal "${#lines[@]}" 3
 		assert_regex "$stderr" 'created 3, failed 0'
 	done
@@ -141,14 +152,14 @@ available() {
 @test "the owner form is fetched once a run; with -j 1 once a room" {
 	local f
 	f=$(conf_with form instance=form pool_size=0)
-	run -0 --separate-stderr helpim-mkrooms -v -c 15 -j 8 -f "$f"
+	run -0 --separate-stderr helpim-mkrooms -v -N 15 -J 8 -f "$f"
 	assert_equal "${#lines[@]}" 15
 	printf '%s\n' "$stderr" >"$BATS_TEST_TMPDIR/err"
 	run -0 cat "$BATS_TEST_TMPDIR/err"
 	assert_line "helpim-mkrooms: debug: owner form fetched 1 time"
 	assert_line --partial "created 15, failed 0"
 
-	run -0 --separate-stderr helpim-mkrooms -v -c 3 -j 1 -f "$f"
+	run -0 --separate-stderr helpim-mkrooms -v -N 3 -J 1 -f "$f"
 	assert_equal "${#lines[@]}" 3
 	printf '%s\n' "$stderr" >"$BATS_TEST_TMPDIR/err"
 	run -0 cat "$BATS_TEST_TMPDIR/err"
@@ -171,10 +182,10 @@ available() {
 	run -0 available cap
 	assert_output 4
 	# -c asks for more, max_rooms still holds
-	run -0 --separate-stderr helpim-mkrooms -c 10 -f "$f"
+	run -0 --separate-stderr helpim-mkrooms -N 10 -f "$f"
 	assert_equal "${#lines[@]}" 0
 	sql "UPDATE helpim.rooms SET status = 'closed' WHERE jid = 'fake-1@rooms.localhost'"
-	run -0 --separate-stderr helpim-mkrooms -c 10 -f "$f"
+	run -0 --separate-stderr helpim-mkrooms -N 10 -f "$f"
 	assert_equal "${#lines[@]}" 1
 	run -0 sql "SELECT count(*) FROM helpim.rooms WHERE instance = 'cap'
 		    AND status NOT IN ('closed', 'lost')"
@@ -196,28 +207,28 @@ available() {
 }
 
 @test "a wrong XMPP password is a permanent failure" {
-	run -100 helpim-mkrooms -c 1 -f "$(conf_with wrongpw password=not-the-password)"
+	run -100 helpim-mkrooms -N 1 -f "$(conf_with wrongpw password=not-the-password)"
 	assert_output --partial "wrong password"
 	refute_output --partial "not-the-password"
 	assert_same_rooms
 }
 
 @test "an unreachable XMPP server is a temporary failure" {
-	run -111 helpim-mkrooms -c 1 -f "$(conf_with closed port=1)"
+	run -111 helpim-mkrooms -N 1 -f "$(conf_with closed port=1)"
 	assert_output --partial "cannot connect to 127.0.0.1 port 1"
 	assert_same_rooms
 }
 
 @test "an unreachable database is a temporary failure" {
 	helpim-sandbox stop-db "$SB"
-	run -111 helpim-mkrooms -c 1
+	run -111 helpim-mkrooms -N 1
 	helpim-sandbox start-db "$SB"
 	assert_output --partial "helpim-mkrooms: error: database:"
 	assert_same_rooms
 }
 
 @test "an account that may not create rooms is a permanent failure" {
-	run -100 helpim-mkrooms -c 3 -f "$(conf_with other jid=other@localhost \
+	run -100 helpim-mkrooms -N 3 -f "$(conf_with other jid=other@localhost \
 		password=pwfor-other instance=other)"
 	assert_output --partial "not-allowed"
 	assert_output --partial "the bot account other@localhost may not create rooms"
@@ -240,7 +251,7 @@ available() {
 	     CREATE TRIGGER limit3 BEFORE INSERT ON helpim.rooms FOR EACH ROW
 	     WHEN (NEW.instance = 'partial') EXECUTE FUNCTION public.limit3()"
 	f=$(conf_with partial instance=partial pool_size=8)
-	run -111 --separate-stderr helpim-mkrooms -j 1 -f "$f"
+	run -111 --separate-stderr helpim-mkrooms -J 1 -f "$f"
 	sql "DROP TRIGGER limit3 ON helpim.rooms; DROP FUNCTION public.limit3()"
 	assert_regex "$stderr" 'three rooms are enough'
 	assert_regex "$stderr" 'created [0-9]+, failed [1-9]'
@@ -255,7 +266,7 @@ available() {
 @test "SIGTERM stops the run cleanly: what was made is published" {
 	local f pid rc=0
 	f=$(conf_with term instance=term pool_size=0 max_rooms=2000)
-	helpim-mkrooms -c 1000 -j 8 -f "$f" >"$BATS_TEST_TMPDIR/out" \
+	helpim-mkrooms -N 1000 -J 8 -f "$f" >"$BATS_TEST_TMPDIR/out" \
 		2>"$BATS_TEST_TMPDIR/err" 3>&- &
 	pid=$!
 	wait_until 10 test -s "$BATS_TEST_TMPDIR/out"
@@ -272,7 +283,7 @@ available() {
 @test "the database going away mid-run: exit 111, nothing half-published" {
 	local f pid rc=0
 	f=$(conf_with dbgone instance=dbgone pool_size=0 max_rooms=2000)
-	helpim-mkrooms -c 1000 -f "$f" >"$BATS_TEST_TMPDIR/out" \
+	helpim-mkrooms -N 1000 -f "$f" >"$BATS_TEST_TMPDIR/out" \
 		2>"$BATS_TEST_TMPDIR/err" 3>&- &
 	pid=$!
 	wait_until 10 test -s "$BATS_TEST_TMPDIR/out"
@@ -292,7 +303,7 @@ available() {
 	local f pid rc=0
 	f=$(conf_with xmppgone instance=xmppgone room_prefix=gone- pool_size=0 \
 		max_rooms=2000)
-	helpim-mkrooms -c 1000 -f "$f" >"$BATS_TEST_TMPDIR/out" \
+	helpim-mkrooms -N 1000 -f "$f" >"$BATS_TEST_TMPDIR/out" \
 		2>"$BATS_TEST_TMPDIR/err" 3>&- &
 	pid=$!
 	wait_until 10 test -s "$BATS_TEST_TMPDIR/out"
@@ -316,7 +327,7 @@ available() {
 @test "1000 rooms in one run: distinct names and passwords, and the rate" {
 	local f
 	f=$(conf_with many instance=many pool_size=0 max_rooms=2000)
-	run -0 --separate-stderr helpim-mkrooms -v -c 1000 -j 64 -f "$f"
+	run -0 --separate-stderr helpim-mkrooms -v -N 1000 -J 64 -f "$f"
 	printf "# %s\n" "${stderr_lines[@]}" >&3
 	assert_equal "${#lines[@]}" 1000
 	assert_regex "$stderr" 'created 1000, failed 0, .* rooms/s'

@@ -50,7 +50,7 @@ forged_run() {
 	fd=$(cat "$BATS_FILE_TMPDIR/f.fd")
 	mkfifo "$d/go$n"
 	# the pid, and so the full JID, is known before the bot logs in
-	sh -c 'read -r go <"$0"; exec helpim-mkrooms -v -c 1 -j 1' \
+	sh -c 'read -r go <"$0"; exec helpim-mkrooms -v -N 1 -J 1' \
 		"$d/go$n" >"$d/out$n" 2>"$d/err$n" 3>&- &
 	pid=$!
 	"$2" "bot@localhost/helpim-mkrooms-$pid" |

@@ -477,7 +477,7 @@ events() {
 }
 
 @test "a room made by helpim-mkrooms is watched like any other" {
-	run -0 helpim-mkrooms -c 1
+	run -0 helpim-mkrooms -N 1
 	room=$output
 	assert_regex "$room" '^[a-z0-9._-]+@rooms\.localhost$'
 	pw=$(sql "SELECT password FROM helpim.rooms WHERE jid = '$room'")

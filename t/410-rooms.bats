@@ -28,16 +28,16 @@ teardown_file() { sandbox_down; }
 	refute_output --partial other@
 }
 
-@test "-p: the same rooms as feed lines" {
-	run -0 helpim-rooms -p
+@test "-P: the same rooms as feed lines" {
+	run -0 helpim-rooms -P
 	assert_output "helpim-feed|1
 watch|r1@rooms.localhost|available|pw%7C1%25
 watch|r2@rooms.localhost|staff_waiting|pw2|Anna
 watch|r3@rooms.localhost|chatting|pw3|Bert|guest"
 }
 
-@test "-s: a summary in key=value lines" {
-	run -0 helpim-rooms -s
+@test "-S: a summary in key=value lines" {
+	run -0 helpim-rooms -S
 	assert_line rooms_available=1
 	assert_line rooms_staff_waiting=1
 	assert_line rooms_chatting=1
@@ -52,15 +52,36 @@ watch|r3@rooms.localhost|chatting|pw3|Bert|guest"
 
 @test "usage and configuration" {
 	run -100 helpim-rooms -x
-	assert_line "usage: helpim-rooms [-fmnpqsv] [-c file]"
-	run -100 helpim-rooms -p -s
+	assert_line "usage: helpim-rooms [-FmnPqSv] [-f file]"
+	run -100 helpim-rooms -P -S
 	run -0 helpim-rooms -n
-	run -100 helpim-rooms -c /nonexistent
+	run -100 helpim-rooms -f /nonexistent
+	assert_output "helpim-rooms: error: /nonexistent: No such file or directory"
 }
 
-@test "-f: the listing, then new rooms and close requests without a gap" {
+@test "the old letters: -c, -p, -s work a release more, with a warning" {
+	run -0 helpim-rooms -n -c "$HELPIM_CONF"
+	assert_output "helpim-rooms: warning: -c is now -f; -c goes in the next release"
+	run -0 --separate-stderr helpim-rooms -p
+	assert_line --index 0 "helpim-feed|1"
+	assert_equal "$stderr" "helpim-rooms: warning: -p is now -P; -p goes in the next release"
+	run -0 --separate-stderr helpim-rooms -s
+	assert_line --partial "pool_free="
+	assert_equal "$stderr" "helpim-rooms: warning: -s is now -S; -s goes in the next release"
+	# -P and its old spelling are one mode, -S another
+	run -100 helpim-rooms -P -s
+}
+
+@test "-f without a file, the old follow mode, says what it is now" {
+	run -100 helpim-rooms -f
+	assert_line "helpim-rooms: error: -f takes the configuration file; follow mode is -F"
+	run -100 helpim-rooms -f -q
+	assert_output "helpim-rooms: error: -f takes the configuration file; follow mode is -F"
+}
+
+@test "-F: the listing, then new rooms and close requests without a gap" {
 	out=$BATS_TEST_TMPDIR/out
-	helpim-rooms -f >"$out" 2>"$BATS_TEST_TMPDIR/err" 3>&- &
+	helpim-rooms -F >"$out" 2>"$BATS_TEST_TMPDIR/err" 3>&- &
 	pid=$!
 	wait_until 5 grep -q '^watch|r3@' "$out"
 	sql "INSERT INTO helpim.rooms (jid, password) VALUES ('r5@rooms.localhost', 'pw5');
@@ -87,13 +108,13 @@ close|r2@rooms.localhost|staff%7Cgone
 watch|r6@rooms.localhost|available|pw6"
 }
 
-@test "-f: a room committed while the listing runs is not missed" {
+@test "-F: a room committed while the listing runs is not missed" {
 	# a transaction that inserts and notifies, held open across the listing
 	out=$BATS_TEST_TMPDIR/out
 	coproc PSQL { psql -X -q -v ON_ERROR_STOP=1 3>&- 2>&1; }
 	echo "BEGIN; INSERT INTO helpim.rooms (jid, password) VALUES ('r7@rooms.localhost', 'pw7');
 		SELECT pg_notify('helpim', 'watch r7@rooms.localhost');" >&"${PSQL[1]}"
-	helpim-rooms -f >"$out" 3>&- &
+	helpim-rooms -F >"$out" 3>&- &
 	pid=$!
 	wait_until 5 grep -q '^watch|r3@' "$out"
 	echo "COMMIT;" >&"${PSQL[1]}"
@@ -111,15 +132,15 @@ watch|r6@rooms.localhost|available|pw6"
 	assert_output 1
 }
 
-@test "-f: exits 0 when its reader goes away" {
-	run -0 bash -c 'helpim-rooms -q -f | head -n 1; exit "${PIPESTATUS[0]}"'
+@test "-F: exits 0 when its reader goes away" {
+	run -0 bash -c 'helpim-rooms -q -F | head -n 1; exit "${PIPESTATUS[0]}"'
 	assert_output "helpim-feed|1"
 }
 
 # Last: it stops the database.
-@test "-f: exits 111 when the database goes away" {
+@test "-F: exits 111 when the database goes away" {
 	out=$BATS_TEST_TMPDIR/out
-	helpim-rooms -f >"$out" 2>"$BATS_TEST_TMPDIR/err" 3>&- &
+	helpim-rooms -F >"$out" 2>"$BATS_TEST_TMPDIR/err" 3>&- &
 	pid=$!
 	wait_until 5 grep -q '^watch|r3@' "$out"
 	helpim-sandbox stop-db "$SB"
@@ -128,6 +149,6 @@ watch|r6@rooms.localhost|available|pw6"
 	assert_equal "$rc" 111
 	run -0 cat "$BATS_TEST_TMPDIR/err"
 	assert_output --partial "helpim-rooms: error: database: "
-	run -111 helpim-rooms -p
+	run -111 helpim-rooms -P
 	helpim-sandbox start-db "$SB"
 }

@@ -22,12 +22,12 @@ M=rooms.localhost
 @test "a close line fits LINE_MAX_LEN, escapes whole" {
 	sql "INSERT INTO helpim.rooms (jid, password, close_requested_at, close_reason)
 		VALUES ('l2@$M', 'pw', now(), repeat('a|', 5000))"
-	run -0 sh -c "helpim-rooms -p | grep '^close|l2@' | awk '{ print length(\$0) }'"
+	run -0 sh -c "helpim-rooms -P | grep '^close|l2@' | awk '{ print length(\$0) }'"
 	# 25 bytes before the reason; 'a%7C' ... 'a', and no room for '%7C'
 	assert_output 8190
-	run -0 sh -c "helpim-rooms -p | grep '^close|l2@' | grep -Ec '\|(a%7C)+a\$'"
+	run -0 sh -c "helpim-rooms -P | grep '^close|l2@' | grep -Ec '\|(a%7C)+a\$'"
 	assert_output 1
 	sql "UPDATE helpim.rooms SET close_reason = repeat('%', 5000) WHERE jid = 'l2@$M'"
-	run -0 sh -c "helpim-rooms -p | grep '^close|l2@' | awk '{ print length(\$0) }'"
+	run -0 sh -c "helpim-rooms -P | grep '^close|l2@' | awk '{ print length(\$0) }'"
 	assert_output 8191
 }

@@ -231,7 +231,8 @@ u2@$M|staff_claimed"
 
 @test "helpim-webapp: usage and a lost database" {
 	run -100 helpim-webapp
-	assert_output "usage: helpim-webapp [-n] [-f file] staff ref [priority [max_chats]] | client ref | queue ref [priority] | position ref | room ref | leave ref | status | listen | close jid reason"
+	assert_line --index 0 "usage: helpim-webapp [-n] [-f file]"
+	assert_line "       helpim-webapp [-f file] close jid reason"
 	run -100 helpim-webapp staff
 	run -100 helpim-webapp lunch x
 	run -100 helpim-webapp -f /nonexistent staff x

@@ -19,7 +19,7 @@ each() {
 	assert_output --partial "helpim-rooms: error: database: "
 	run -"$1" helpim-setstatus -f "$C" </dev/null
 	assert_output --partial "helpim-setstatus: error: database: "
-	run -"$1" helpim-mkrooms -f "$C" -c 1
+	run -"$1" helpim-mkrooms -f "$C" -N 1
 	assert_output --partial "helpim-mkrooms: error: database: "
 }
 
@@ -45,7 +45,7 @@ each() {
 		-c "COMMIT" >/dev/null 3>&- &
 	locker=$!
 	wait_until 5 sql "SELECT 1 / count(*) FROM pg_locks WHERE mode = 'AccessExclusiveLock' AND relation = 'helpim.rooms'::regclass"
-	PGOPTIONS='-c lock_timeout=200ms' run -111 helpim-rooms -p
+	PGOPTIONS='-c lock_timeout=200ms' run -111 helpim-rooms -P
 	assert_output --partial "lock timeout"
 	wait "$locker"
 }

@@ -112,3 +112,45 @@ teardown_file() { sandbox_down; }
 	run -0 kill -0 "$stranger"
 	kill "$stranger"
 }
+
+# names LIKE: the application_name of every session that matches, sorted
+names() {
+	sql "SELECT application_name FROM pg_stat_activity
+	    WHERE application_name LIKE '$1' ORDER BY 1"
+}
+
+@test "pg_stat_activity names each stage of the running pipeline: program pid@host" {
+	local h d=$BATS_FILE_TMPDIR inst lock
+	h=$(uname -n)
+	inst=$(helpim-conf instance)
+	run_start
+	helpim-listen >/dev/null 2>&1 3>&- &
+	echo $! >"$d/listen.pid"
+	# the next refill waits for this lock, its session in full view
+	lock="SELECT pg_advisory_lock(hashtextextended('helpim-mkrooms ' || '$inst', 0))"
+	PGAPPNAME=lockholder psql -X -q -c "$lock" -c "SELECT pg_sleep(60)" \
+	    >/dev/null 2>&1 3>&- &
+	echo $! >"$d/lockholder.pid"
+	wait_until 10 sh -c "psql -X -A -t -c \"SELECT 1 FROM pg_locks AS l
+	    JOIN pg_stat_activity AS a USING (pid) WHERE l.locktype = 'advisory'
+	    AND l.granted AND a.application_name = 'lockholder'\" | grep -qx 1"
+	wait_until 20 sh -c "psql -X -A -t -c \"SELECT 1 FROM pg_stat_activity
+	    WHERE application_name LIKE 'helpim-mkrooms %'\" | grep -qx 1"
+	run -0 names 'helpim-mkrooms %'
+	assert_output "helpim-mkrooms $(prog_pid mkrooms)@$h"
+	run -0 names 'helpim-rooms %'
+	assert_output "helpim-rooms $(prog_pid rooms)@$h"
+	run -0 names 'helpim-listen %'
+	assert_output "helpim-listen $(cat "$d/listen.pid")@$h"
+	run -0 names 'helpim-setstatus %'
+	assert_output "helpim-setstatus $(prog_pid setstatus)@$h"
+	# a backend in pg_sleep() does not notice that its client went away
+	sql "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+	    WHERE application_name = 'lockholder'" >/dev/null
+	kill "$(cat "$d/listen.pid")"
+	rm -f "$d/lockholder.pid" "$d/listen.pid"
+	run_stop
+	# and each goes with its program
+	wait_until 10 sh -c "psql -X -A -t -c \"SELECT count(*) FROM pg_stat_activity
+	    WHERE application_name LIKE 'helpim-%'\" | grep -qx 0"
+}

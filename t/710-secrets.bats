@@ -121,7 +121,7 @@ memory() {
 	chat_wait l "^error "
 	chat_stop l
 	helpim-rooms >"$BATS_TEST_TMPDIR/table" 2>&1
-	helpim-rooms -s >"$BATS_TEST_TMPDIR/summary" 2>&1
+	helpim-rooms -S >"$BATS_TEST_TMPDIR/summary" 2>&1
 	helpim-mkrooms -v >"$BATS_TEST_TMPDIR/mk" 2>&1
 	pipe_stop
 	grep -aF -f "$BATS_FILE_TMPDIR/secrets" "$BATS_FILE_TMPDIR"/*.err \

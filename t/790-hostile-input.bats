@@ -18,11 +18,6 @@ teardown_file() {
 	sandbox_down
 }
 
-# cf PROG: the option that names the configuration file
-cf() {
-	[ "$1" = helpim-rooms ] && echo -c || echo -f
-}
-
 now() {
 	date -u +%Y-%m-%dT%H:%M:%S.000Z
 }
@@ -30,7 +25,7 @@ now() {
 @test "a missing configuration: exit 100 naming the file" {
 	local p
 	for p in $PROGS; do
-		run -100 "$p" "$(cf "$p")" "$BATS_FILE_TMPDIR/nonexistent.conf" </dev/null
+		run -100 "$p" -f "$BATS_FILE_TMPDIR/nonexistent.conf" </dev/null
 		assert_output "$p: error: $BATS_FILE_TMPDIR/nonexistent.conf: No such file or directory"
 	done
 }
@@ -42,11 +37,11 @@ now() {
 	: >"$BATS_FILE_TMPDIR/empty.conf"
 	for p in $PROGS; do
 		for f in garbage binary empty; do
-			run -100 "$p" "$(cf "$p")" "$BATS_FILE_TMPDIR/$f.conf" </dev/null
+			run -100 "$p" -f "$BATS_FILE_TMPDIR/$f.conf" </dev/null
 			assert_output --regexp "^$p: error: $BATS_FILE_TMPDIR/$f.conf(:[0-9]+)?: "
 			assert_equal "${#lines[@]}" 1
 		done
-		run -100 "$p" "$(cf "$p")" "$BATS_FILE_TMPDIR" </dev/null
+		run -100 "$p" -f "$BATS_FILE_TMPDIR" </dev/null
 		assert_output --regexp "^$p: error: $BATS_FILE_TMPDIR: "
 	done
 }
@@ -76,10 +71,10 @@ now() {
 	local c p
 	c=$(conf_with nodb "db=host=$BATS_FILE_TMPDIR/nowhere dbname=helpim")
 	for p in helpim-mkrooms helpim-rooms helpim-setstatus; do
-		run -111 "$p" "$(cf "$p")" "$c" </dev/null
+		run -111 "$p" -f "$c" </dev/null
 		assert_output --regexp "^$p: error: .*(database|connection|socket)"
 	done
-	run -111 helpim-rooms -f -c "$c"
+	run -111 helpim-rooms -F -f "$c"
 }
 
 @test "helpim-setstatus: garbage, binary and a 1 MB line are skipped, nothing else lost" {
@@ -184,11 +179,11 @@ join after"
 	assert_output --partial "helpim-watch: error: line 1: 'helpim-feed|2' is not supported"
 }
 
-@test "helpim-rooms and helpim-conf ignore their input; helpim-rooms -f ends with its reader" {
+@test "helpim-rooms and helpim-conf ignore their input; helpim-rooms -F ends with its reader" {
 	run -0 helpim-rooms <"$BATS_FILE_TMPDIR/bin"
 	run -0 helpim-conf jid <"$BATS_FILE_TMPDIR/bin"
 	assert_output bot@localhost
-	run -0 sh -c 'helpim-rooms -q -f | head -n 1'
+	run -0 sh -c 'helpim-rooms -q -F | head -n 1'
 	assert_output 'helpim-feed|1'
 }
 

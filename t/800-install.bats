@@ -49,8 +49,8 @@ teardown_file() { sandbox_down; }
 	assert_line "helpim-initdb: applied 003-roles.sql"
 	run -0 psql -XAtq -d installed -c "SELECT max(version) FROM helpim.schema_version"
 	assert_output "$(ls "$top"/sql/*.sql | wc -l)"
-	run -0 "$D/usr/bin/helpim-mkrooms" -c 1 -f "$CONF"
-	run -0 "$D/usr/bin/helpim-rooms" -s -c "$CONF"
+	run -0 "$D/usr/bin/helpim-mkrooms" -N 1 -f "$CONF"
+	run -0 "$D/usr/bin/helpim-rooms" -S -f "$CONF"
 	assert_line "rooms_available=1"
 	run -0 "$D/usr/bin/helpim-run" -n -f "$CONF"
 }

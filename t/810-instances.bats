@@ -59,7 +59,7 @@ room_of() {
 	assert_output 5
 	run -0 count b "status = 'available'"
 	assert_output 5
-	run -0 helpim-rooms -p -c "$BATS_FILE_TMPDIR/a.conf"
+	run -0 helpim-rooms -P -f "$BATS_FILE_TMPDIR/a.conf"
 	assert_equal "$(grep -c '^watch|' <<<"$output")" 5
 	# both watch sessions live on: neither replaced the other
 	run -1 grep -c 'Replaced\|conflict' "$BATS_FILE_TMPDIR/a.log" \

@@ -27,8 +27,8 @@ as() {
 }
 
 @test "the bot's role runs helpim-mkrooms, helpim-rooms and the pipeline" {
-	run -0 helpim-mkrooms -c 2
-	run -0 helpim-rooms -s
+	run -0 helpim-mkrooms -N 2
+	run -0 helpim-rooms -S
 	assert_line "rooms_available=2"
 	run_start
 	chat_start staff

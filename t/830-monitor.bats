@@ -10,7 +10,7 @@ teardown() { [ ! -f "$BATS_FILE_TMPDIR/run.pid" ] || run_stop; }
 
 @test "-m: HELP and TYPE before each metric, names, labels, values" {
 	local names
-	helpim-mkrooms -c 2
+	helpim-mkrooms -N 2
 	sql "INSERT INTO helpim.rooms (jid, password, instance, status)
 	    VALUES ('other@rooms.localhost', 'x', 'b', 'closed')"
 	sql "SELECT helpim.apply_event('join', now(), 'nowhere@rooms.localhost', 1, 'n', '')" >/dev/null
@@ -66,7 +66,7 @@ teardown() { [ ! -f "$BATS_FILE_TMPDIR/run.pid" ] || run_stop; }
 	b=$BATS_FILE_TMPDIR/b.conf
 	{ cat "$HELPIM_CONF"; echo 'instance = b"x'; } >"$b"
 	chmod 600 "$b"
-	run -0 helpim-rooms -m -c "$b"
+	run -0 helpim-rooms -m -f "$b"
 	assert_line 'helpim_rooms{instance="b\"x",status="available"} 0'
 }
 
@@ -79,7 +79,7 @@ teardown() { [ ! -f "$BATS_FILE_TMPDIR/run.pid" ] || run_stop; }
 	run_stop
 	run -0 sql "SELECT instance, stage, exit_code FROM helpim.restarts"
 	assert_output "|watch|137"
-	run -0 helpim-rooms -s
+	run -0 helpim-rooms -S
 	assert_line restarts=1
 }
 

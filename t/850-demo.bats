@@ -104,7 +104,8 @@ side_stop() {
 
 @test "helpim-demo: usage, and a side without a demo" {
 	run -100 helpim-demo staff
-	assert_output "usage: helpim-demo [staff | client dir [nick]]"
+	assert_output "usage: helpim-demo
+       helpim-demo staff|client dir [nick]"
 	run -100 helpim-demo visitor /tmp
 	run -100 helpim-demo client "$BATS_TEST_TMPDIR"
 	assert_output "helpim-demo: $BATS_TEST_TMPDIR: no demo there"

@@ -51,10 +51,13 @@ err() {
 
 @test "-h and help list the commands; a typo names itself and points to help" {
 	run -0 helpim-chat -h
-	assert_line --index 0 "usage: helpim-chat [-h] [-d domain] [-j jid] [-p port] [-s host]"
+	assert_line --index 0 "usage: helpim-chat [-h] [-d domain] [-H host] [-j jid] [-p port]"
 	assert_line --regexp '^  say \[ROOM\] TEXT +say TEXT in the room$'
 	run -100 helpim-chat -x
 	assert_output --partial "usage: helpim-chat [-h]"
+	# the host's old letter, for a release more
+	run -100 helpim-chat -s 127.0.0.1 -x
+	assert_line --index 0 "helpim-chat: warning: -s is now -H; -s goes in the next release"
 	chat_start cleo
 	chat cleo "sya hello"
 	chat cleo "join $R1"

@@ -1,4 +1,4 @@
-# The pipeline helpim-rooms -f | helpim-watch | helpim-setstatus for the
+# The pipeline helpim-rooms -F | helpim-watch | helpim-setstatus for the
 # 7xx tests, its event stream kept in $BATS_FILE_TMPDIR/events.
 
 T='[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z'
@@ -21,7 +21,7 @@ pipe_start() {
 	local d=$BATS_FILE_TMPDIR
 	rm -f "$d/p1" "$d/p2" "$d/p3" "$d/events"
 	mkfifo "$d/p1" "$d/p2" "$d/p3"
-	stage rooms /dev/null "$d/p1" helpim-rooms -f
+	stage rooms /dev/null "$d/p1" helpim-rooms -F
 	stage watch "$d/p1" "$d/p2" helpim-watch
 	tee "$d/events" <"$d/p2" >"$d/p3" 3>&- &
 	stage setstatus "$d/p3" /dev/null helpim-setstatus

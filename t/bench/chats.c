@@ -65,8 +65,8 @@ static int		*idle, nidle;	/* clients not in a room */
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: chats [-d domain] [-f file] [-n pairs] "
-	    "[-t seconds] [-v]\n");
+	fprintf(stderr, "usage: chats [-v] [-d domain] [-f file] [-N pairs] "
+	    "[-t seconds]\n");
 	exit(EXIT_PERM);
 }
 
@@ -331,7 +331,7 @@ main(int argc, char *argv[])
 	double t0, end;
 	int ch, i, secs = 10;
 
-	while ((ch = getopt(argc, argv, "d:f:n:t:v")) != -1)
+	while ((ch = getopt(argc, argv, "d:f:N:t:v")) != -1)
 		switch (ch) {
 		case 'd':
 			domain = optarg;
@@ -339,7 +339,7 @@ main(int argc, char *argv[])
 		case 'f':
 			file = optarg;
 			break;
-		case 'n':
+		case 'N':
 			npairs = strtonum(optarg, 1, 5000, &e);
 			if (e != NULL)
 				errx(EXIT_PERM, "pairs %s: %s", optarg, e);

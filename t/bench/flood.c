@@ -31,7 +31,7 @@ static char		 tag[16];
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: flood [-c count] [-f file] [-j window]\n");
+	fprintf(stderr, "usage: flood [-f file] [-J window] [-N count]\n");
 	exit(EXIT_PERM);
 }
 
@@ -126,9 +126,9 @@ main(int argc, char *argv[])
 	long count = 1000, window = 0;
 	int ch;
 
-	while ((ch = getopt(argc, argv, "c:f:j:")) != -1)
+	while ((ch = getopt(argc, argv, "f:J:N:")) != -1)
 		switch (ch) {
-		case 'c':
+		case 'N':
 			count = strtonum(optarg, 1, 1000000, &e);
 			if (e != NULL)
 				errx(EXIT_PERM, "count %s: %s", optarg, e);
@@ -136,7 +136,7 @@ main(int argc, char *argv[])
 		case 'f':
 			file = optarg;
 			break;
-		case 'j':
+		case 'J':
 			window = strtonum(optarg, 0, 1000000, &e);
 			if (e != NULL)
 				errx(EXIT_PERM, "window %s: %s", optarg, e);
