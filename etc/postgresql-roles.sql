@@ -28,7 +28,7 @@ GRANT USAGE ON SCHEMA helpim TO helpim_bot;
 GRANT SELECT ON helpim.schema_version TO helpim_bot;
 GRANT SELECT, INSERT, UPDATE ON helpim.rooms TO helpim_bot;
 GRANT SELECT, INSERT ON helpim.room_events, helpim.restarts TO helpim_bot;
--- the leases of the instances (helpim-rooms -f takes, renews, adopts)
+-- the leases of the instances (helpim-rooms -F takes, renews, adopts)
 GRANT SELECT, INSERT, UPDATE ON helpim.instances TO helpim_bot;
 -- the queue changes through the functions and the trigger of the rooms,
 -- which run with their owner's rights; the bot only reads it
