@@ -657,8 +657,7 @@ on_log(void *arg, xmpp_log_level_t level, const char *area, const char *msg)
 
 	(void)arg;
 	(void)area;
-	if (strstr(msg, "auth failed") != NULL ||
-	    strstr(msg, "Cannot authenticate") != NULL)
+	if (st_login_refused(msg))
 		authfail = 1;
 	else if ((p = strstr(msg, "connection failed, error ")) != NULL)
 		strlcpy(lasterr, strerror(atoi(p + 25)), sizeof(lasterr));

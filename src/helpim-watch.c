@@ -1052,7 +1052,7 @@ static void
 on_log(void *arg, xmpp_log_level_t level, const char *area, const char *msg)
 {
 	(void)arg;
-	if (strstr(msg, "Cannot authenticate") != NULL)
+	if (st_login_refused(msg))
 		authfail = 1;
 	else if (level >= XMPP_LEVEL_ERROR)
 		log_warnx("xmpp %s: %s", area, msg);
@@ -1267,7 +1267,7 @@ main(int argc, char *argv[])
 		if (next_due != 0 && line_now_ms() >= next_due)
 			fire_due();
 	}
-	if (authfail)
+	if (authfail && !online)
 		log_errx(EXIT_PERM, "%s: login refused: wrong password "
 		    "(or no such account)", conf.jid);
 	if (online)

@@ -78,6 +78,7 @@ void		 st_add_field(xmpp_ctx_t *, xmpp_stanza_t *, const char *,
 xmpp_stanza_t	*st_join(xmpp_ctx_t *, const char *, const char *);
 void		 st_send(xmpp_conn_t *, xmpp_stanza_t *);
 int		 st_on_sockopt(xmpp_conn_t *, void *);
+int		 st_login_refused(const char *);
 #endif
 
 /*

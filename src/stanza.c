@@ -82,6 +82,22 @@ st_condition(xmpp_stanza_t *st)
 	return "undefined-condition";
 }
 
+/*
+ * Whether a log line of libstrophe tells of a refused login.  Version 0.12
+ * ends a refused login, as a refused connection, with a DISCONNECT of error
+ * 0; only its log says which: a SASL mechanism that failed ("SASL %s auth
+ * failed", then maybe another one tried) and, the last, "Cannot
+ * authenticate with known methods".  Taken for a refusal only while not
+ * online.
+ */
+int
+st_login_refused(const char *msg)
+{
+	return strstr(msg, "Cannot authenticate with known methods") != NULL ||
+	    (strncmp(msg, "SASL ", 5) == 0 &&
+	    strstr(msg, " auth failed") != NULL);
+}
+
 /* Whether a muc#user x element holds <status code='code'/>. */
 int
 st_has_code(xmpp_stanza_t *x, const char *code)
