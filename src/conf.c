@@ -56,6 +56,30 @@ static const struct key {
 #undef D
 };
 
+/*
+ * The options every program takes: -f file, -n (check), -q, -v.  -1 for
+ * another letter.
+ */
+int
+conf_opt(int ch, const char **file, int *check)
+{
+	switch (ch) {
+	case 'f':
+		*file = optarg;
+		return 0;
+	case 'n':
+		*check = 1;
+		return 0;
+	case 'q':
+		log_level = LOGLEVEL_QUIET;
+		return 0;
+	case 'v':
+		log_level = LOGLEVEL_DEBUG;
+		return 0;
+	}
+	return -1;
+}
+
 const char *
 conf_path(const char *arg)
 {

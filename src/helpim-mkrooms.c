@@ -1087,25 +1087,14 @@ main(int argc, char *argv[])
 			if (e != NULL)
 				log_errx(EXIT_PERM, "count %s: %s", optarg, e);
 			break;
-		case 'f':
-			file = optarg;
-			break;
 		case 'J':
 			jobs = strtonum(optarg, 1, 10000, &e);
 			if (e != NULL)
 				log_errx(EXIT_PERM, "jobs %s: %s", optarg, e);
 			break;
-		case 'n':
-			check = 1;
-			break;
-		case 'q':
-			log_level = LOGLEVEL_QUIET;
-			break;
-		case 'v':
-			log_level = LOGLEVEL_DEBUG;
-			break;
 		default:
-			usage();
+			if (conf_opt(ch, &file, &check) == -1)
+				usage();
 		}
 	}
 	if (argc != optind)

@@ -623,18 +623,6 @@ main(int argc, char *argv[])
 			log_errx(EXIT_PERM, "-f takes the configuration file; "
 			    "follow mode is -F");
 		switch (ch) {
-		case 'f':
-			file = optarg;
-			break;
-		case 'n':
-			check = 1;
-			break;
-		case 'q':
-			log_level = LOGLEVEL_QUIET;
-			break;
-		case 'v':
-			log_level = LOGLEVEL_DEBUG;
-			break;
 		case 'F':
 		case 'm':
 		case 'P':
@@ -644,7 +632,8 @@ main(int argc, char *argv[])
 			mode = ch;
 			break;
 		default:
-			usage();
+			if (conf_opt(ch, &file, &check) == -1)
+				usage();
 		}
 	}
 	if (argc != optind)

@@ -678,20 +678,9 @@ main(int argc, char *argv[])
 
 	while ((ch = getopt(argc, argv, "f:nqv")) != -1)
 		switch (ch) {
-		case 'f':
-			file = optarg;
-			break;
-		case 'n':
-			check = 1;
-			break;
-		case 'q':
-			log_level = LOGLEVEL_QUIET;
-			break;
-		case 'v':
-			log_level = LOGLEVEL_DEBUG;
-			break;
 		default:
-			usage();
+			if (conf_opt(ch, &file, &check) == -1)
+				usage();
 		}
 	if (argc != optind)
 		usage();

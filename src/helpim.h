@@ -52,6 +52,7 @@ struct conf {
 #define KEY_MIN_LEN	16	/* characters of a JID hash key */
 
 const char	*conf_path(const char *);
+int		 conf_opt(int, const char **, int *);
 int		 conf_load(struct conf *, const char *, int);
 void		 conf_clear(struct conf *);
 int		 conf_duration(const char *, long long *);

@@ -32,22 +32,6 @@ gone_from_server() {
 	[ "$rc" -eq 1 ]
 }
 
-# counted ROOM: the room's chatters in the database are those on the server
-# (its muc#roominfo_occupants, the bot being one of them)
-counted() {
-	local f=$BATS_FILE_TMPDIR/probe.out n db occ
-	n=$(wc -l <"$f")
-	chat probe "info $1"
-	wait_until 10 sh -c "tail -n +$((n + 1)) '$f' | grep -q '^info $1 done'" ||
-		return 2
-	occ=$(tail -n +$((n + 1)) "$f" | sed -n 's/^field muc#roominfo_occupants //p')
-	db=$(sql "SELECT chatters FROM helpim.rooms WHERE jid = '$1'")
-	[ -n "$occ" ] && [ "$occ" -eq $((db + 1)) ] || {
-		echo "$1: $db chatters in the database, $occ occupants on the server" >&2
-		return 1
-	}
-}
-
 # The invariants: no open room missing on the server, none with another
 # number of chatters there, no closed room on it, no empty room chatting.
 truthful() {

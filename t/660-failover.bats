@@ -63,21 +63,6 @@ instance_is() {
 
 none_open() { [ "$(open_of "$1")" -eq 0 ]; }
 
-# one_bot ROOM: the room's occupants on the server are its chatters and one bot
-one_bot() {
-	local f=$BATS_FILE_TMPDIR/probe.out n db occ
-	n=$(wc -l <"$f")
-	chat probe "info $1"
-	wait_until 10 sh -c "tail -n +$((n + 1)) '$f' | grep -q '^info $1 done'" ||
-		return 2
-	occ=$(tail -n +$((n + 1)) "$f" | sed -n 's/^field muc#roominfo_occupants //p')
-	db=$(sql "SELECT chatters FROM helpim.rooms WHERE jid = '$1'")
-	[ -n "$occ" ] && [ "$occ" -eq $((db + 1)) ] || {
-		echo "$1: $db chatters in the database, $occ occupants on the server" >&2
-		return 1
-	}
-}
-
 # room_of NAME: a free room of that instance, as ROOM and PASS
 room_of() {
 	local out
@@ -124,8 +109,8 @@ room_of() {
 	# the leave made during the outage is applied; the chat goes on
 	wait_until 10 status_is "$R1" closing
 	wait_until 10 status_is "$R2" staff_waiting
-	wait_until 10 one_bot "$R1"
-	wait_until 10 one_bot "$R2"
+	wait_until 10 counted "$R1"
+	wait_until 10 counted "$R2"
 	# the chat that ends is closed and its room destroyed by the adopter
 	chat staff "leave $R1"
 	wait_until 15 status_is "$R1" closed
@@ -159,7 +144,7 @@ room_of() {
 	# a stands down and starts again as a fresh instance with a new epoch
 	wait_until 20 grep -q "standing down" "$BATS_FILE_TMPDIR/a.log"
 	if [ "$XMPP" = ejabberd ]; then
-		wait_until 10 one_bot "$R3"
+		wait_until 10 counted "$R3"
 		chat client "join $R3 Client3 $PASS"
 		wait_until 10 status_is "$R3" chatting
 	fi
@@ -175,7 +160,7 @@ room_of() {
 	assert_output 0
 	# every open room has exactly one bot on the server
 	for r in $(sql "SELECT jid FROM helpim.rooms WHERE status NOT IN ('closed', 'lost')"); do
-		wait_until 10 one_bot "$r"
+		wait_until 10 counted "$r"
 	done
 	chat_stop client
 	chat_stop staff

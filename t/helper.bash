@@ -233,3 +233,20 @@ listen_stop() {
 heard() {
 	grep -qxF "$1" "$LISTEN"
 }
+
+# counted ROOM: the room's chatters in the database are those on the server
+# (its muc#roominfo_occupants, one bot being one of them), asked by the
+# participant probe (chat_start probe)
+counted() {
+	local f=$BATS_FILE_TMPDIR/probe.out n db occ
+	n=$(wc -l <"$f")
+	chat probe "info $1"
+	wait_until 10 sh -c "tail -n +$((n + 1)) '$f' | grep -q '^info $1 done'" ||
+		return 2
+	occ=$(tail -n +$((n + 1)) "$f" | sed -n 's/^field muc#roominfo_occupants //p')
+	db=$(sql "SELECT chatters FROM helpim.rooms WHERE jid = '$1'")
+	if [ -z "$occ" ] || [ "$occ" -ne $((db + 1)) ]; then
+		echo "$1: $db chatters in the database, $occ occupants on the server" >&2
+		return 1
+	fi
+}
