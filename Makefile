@@ -47,7 +47,8 @@ EJABBERD_TESTS = $(wildcard t/01*.bats t/3*.bats t/6*.bats)
 
 all: $(PROGS)
 
-src/conf.o src/line.o src/log.o src/stanza.o src/db.o src/jidhash.o: src/helpim.h
+HDRS	= $(wildcard src/*.h)
+src/conf.o src/line.o src/log.o src/stanza.o src/db.o src/jidhash.o: $(HDRS)
 
 .c.o:
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
@@ -68,7 +69,7 @@ helpim-setstatus: src/helpim-setstatus.o src/conf.o src/line.o src/log.o src/db.
 helpim-chat: src/helpim-chat.o src/line.o src/log.o src/stanza.o
 	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(XMPP_LIBS) $(BSD_LIBS)
 
-$(PROGS:%=src/%.o): src/helpim.h
+$(PROGS:%=src/%.o): $(HDRS)
 
 # Installs what the build and the suite need from Debian when root;
 # otherwise says what to run.
@@ -144,11 +145,11 @@ lint:
 
 # Benchmarks (t/bench/run, BENCHMARKS.md): minutes, never part of check.
 BENCHTOOLS = t/bench/flood t/bench/chats t/bench/staff t/bench/nosync.so
-t/bench/flood: t/bench/flood.c src/conf.o src/log.o src/helpim.h
+t/bench/flood: t/bench/flood.c src/conf.o src/log.o $(HDRS)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ t/bench/flood.c src/conf.o src/log.o $(XMPP_LIBS) $(BSD_LIBS)
-t/bench/chats: t/bench/chats.c src/conf.o src/log.o src/helpim.h
+t/bench/chats: t/bench/chats.c src/conf.o src/log.o $(HDRS)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ t/bench/chats.c src/conf.o src/log.o $(XMPP_LIBS) $(PQ_LIBS) $(BSD_LIBS)
-t/bench/staff: t/bench/staff.c src/conf.o src/log.o src/helpim.h
+t/bench/staff: t/bench/staff.c src/conf.o src/log.o $(HDRS)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ t/bench/staff.c src/conf.o src/log.o $(PQ_LIBS) $(BSD_LIBS)
 t/bench/nosync.so: t/bench/nosync.c
 	$(CC) $(CFLAGS) -shared -fPIC -o $@ t/bench/nosync.c
@@ -218,7 +219,7 @@ fuzz: fuzz-deps $(FUZZERS:%=t/fuzz/build/%)
 			t/fuzz/build/$$f.log; \
 	done
 
-$(FUZZERS:%=t/fuzz/build/%): t/fuzz/build/%: t/fuzz/%.c src/line.c src/conf.c src/log.c src/helpim.h
+$(FUZZERS:%=t/fuzz/build/%): t/fuzz/build/%: t/fuzz/%.c src/line.c src/conf.c src/log.c $(HDRS)
 	@mkdir -p t/fuzz/build
 	$(FUZZ_CC) $(FUZZ_FLAGS) -std=c11 -D_GNU_SOURCE $(BSD_CFLAGS) \
 		-o $@ $< src/line.c src/conf.c src/log.c $(BSD_LIBS)

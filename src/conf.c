@@ -12,7 +12,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "helpim.h"
+#include "conf.h"
+#include "log.h"
 
 enum type { STR, INT, DUR, TLS };
 

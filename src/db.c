@@ -7,7 +7,8 @@
 
 #include <libpq-fe.h>
 
-#include "helpim.h"
+#include "db.h"
+#include "log.h"
 
 /* The error of res, or of the connection when res is NULL, on one line. */
 const char *

@@ -5,7 +5,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "helpim.h"
+#include "conf.h"
+#include "log.h"
 
 static void
 usage(void)

@@ -14,7 +14,10 @@
 
 #include <libpq-fe.h>
 
-#include "helpim.h"
+#include "conf.h"
+#include "db.h"
+#include "line.h"
+#include "log.h"
 
 static volatile sig_atomic_t quit;
 

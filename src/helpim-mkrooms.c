@@ -18,7 +18,11 @@
 #include <libpq-fe.h>
 #include <strophe.h>
 
-#include "helpim.h"
+#include "conf.h"
+#include "db.h"
+#include "line.h"
+#include "log.h"
+#include "stanza.h"
 
 #define NS_MUC_USER	"http://jabber.org/protocol/muc#user"
 #define NS_MUC_OWNER	"http://jabber.org/protocol/muc#owner"

@@ -16,7 +16,10 @@
 
 #include <libpq-fe.h>
 
-#include "helpim.h"
+#include "conf.h"
+#include "db.h"
+#include "line.h"
+#include "log.h"
 
 #define OPEN	"status NOT IN ('closed', 'lost')"
 #define LOCK_KEY	"7244"	/* with hashtext(instance): one pipeline */

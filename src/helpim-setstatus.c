@@ -19,7 +19,10 @@
 
 #include <libpq-fe.h>
 
-#include "helpim.h"
+#include "conf.h"
+#include "db.h"
+#include "line.h"
+#include "log.h"
 
 #define BATCH		1024	/* events per statement at most */
 #define SWEEP_MS	1000

@@ -14,7 +14,10 @@
 
 #include <strophe.h>
 
-#include "helpim.h"
+#include "conf.h"
+#include "line.h"
+#include "log.h"
+#include "stanza.h"
 
 #define NS_MUC		"http://jabber.org/protocol/muc"
 #define NS_MUC_USER	"http://jabber.org/protocol/muc#user"

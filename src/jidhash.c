@@ -11,7 +11,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
-#include "helpim.h"
+#include "conf.h"
 
 static char key[1024];
 static int keylen;

@@ -8,7 +8,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "helpim.h"
+#include "line.h"
+#include "log.h"
 
 int
 lread_fill(struct lread *lr, int fd)

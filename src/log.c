@@ -14,7 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "helpim.h"
+#include "log.h"
 
 int	log_level = LOGLEVEL_INFO;
 

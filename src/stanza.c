@@ -7,7 +7,7 @@
 
 #include <strophe.h>
 
-#include "helpim.h"
+#include "stanza.h"
 
 int st_sock = -1;
 

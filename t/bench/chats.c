@@ -21,7 +21,8 @@
 #include <libpq-fe.h>
 #include <strophe.h>
 
-#include "../../src/helpim.h"
+#include "../../src/conf.h"
+#include "../../src/log.h"
 
 enum phase { P_FREE, P_SJOIN, P_WAIT, P_CJOIN, P_CLEAVE, P_SLEAVE };
 

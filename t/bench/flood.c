@@ -16,7 +16,8 @@
 
 #include <strophe.h>
 
-#include "../../src/helpim.h"
+#include "../../src/conf.h"
+#include "../../src/log.h"
 
 #define FIELD(var, val) \
 	"<field var='" var "'><value>" val "</value></field>"

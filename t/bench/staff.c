@@ -20,7 +20,8 @@
 
 #include <libpq-fe.h>
 
-#include "../../src/helpim.h"
+#include "../../src/conf.h"
+#include "../../src/log.h"
 
 enum step { S_CLAIM, S_JOIN, S_WAIT, S_CHAT, S_PART, S_END, S_DONE };
 

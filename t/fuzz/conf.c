@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../../src/helpim.h"
+#include "../../src/conf.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
