@@ -48,25 +48,25 @@ EJABBERD_TESTS = $(wildcard t/01*.bats t/3*.bats t/6*.bats)
 all: $(PROGS)
 
 HDRS	= $(wildcard src/*.h)
-src/conf.o src/line.o src/log.o src/stanza.o src/db.o src/jidhash.o: $(HDRS)
+src/clock.o src/conf.o src/line.o src/log.o src/stanza.o src/db.o src/jidhash.o: $(HDRS)
 
 .c.o:
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 helpim-conf: src/helpim-conf.o src/conf.o src/log.o
 	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(BSD_LIBS)
-helpim-mkrooms: src/helpim-mkrooms.o src/conf.o src/line.o src/log.o src/db.o src/stanza.o
+helpim-mkrooms: src/helpim-mkrooms.o src/clock.o src/conf.o src/line.o src/log.o src/db.o src/stanza.o
 	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(XMPP_LIBS) $(PQ_LIBS) $(BSD_LIBS)
-helpim-rooms: src/helpim-rooms.o src/conf.o src/line.o src/log.o src/db.o
+helpim-rooms: src/helpim-rooms.o src/clock.o src/conf.o src/line.o src/log.o src/db.o
 	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(PQ_LIBS) $(BSD_LIBS)
-helpim-watch: src/helpim-watch.o src/conf.o src/line.o src/log.o src/stanza.o \
+helpim-watch: src/helpim-watch.o src/clock.o src/conf.o src/line.o src/log.o src/stanza.o \
 	    src/jidhash.o
 	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(XMPP_LIBS) $(CRYPTO_LIBS) $(BSD_LIBS)
 helpim-listen: src/helpim-listen.o src/conf.o src/line.o src/log.o src/db.o
 	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(PQ_LIBS) $(BSD_LIBS)
-helpim-setstatus: src/helpim-setstatus.o src/conf.o src/line.o src/log.o src/db.o
+helpim-setstatus: src/helpim-setstatus.o src/clock.o src/conf.o src/line.o src/log.o src/db.o
 	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(PQ_LIBS) $(BSD_LIBS)
-helpim-chat: src/helpim-chat.o src/line.o src/log.o src/stanza.o
+helpim-chat: src/helpim-chat.o src/clock.o src/line.o src/log.o src/stanza.o
 	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(XMPP_LIBS) $(BSD_LIBS)
 
 $(PROGS:%=src/%.o): $(HDRS)

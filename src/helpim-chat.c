@@ -15,6 +15,7 @@
 
 #include <strophe.h>
 
+#include "clock.h"
 #include "line.h"
 #include "log.h"
 #include "stanza.h"
@@ -594,10 +595,10 @@ main(int argc, char *argv[])
 		if (quitting == 1 && online) {
 			quitting = 2;
 			leave_all();
-			leave_by = line_now_ms() + LEAVE_MS;
+			leave_by = clock_ms() + LEAVE_MS;
 		}
 		if (quitting == 2 && (LIST_EMPTY(&rooms) ||
-		    line_now_ms() >= leave_by)) {
+		    clock_ms() >= leave_by)) {
 			quitting = 3;
 			xmpp_disconnect(conn);
 		}

@@ -18,6 +18,7 @@
 #include <libpq-fe.h>
 #include <strophe.h>
 
+#include "clock.h"
 #include "conf.h"
 #include "db.h"
 #include "line.h"
@@ -528,7 +529,7 @@ on_presence(xmpp_conn_t *cn, xmpp_stanza_t *st, void *arg)
 
 	(void)cn;
 	(void)arg;
-	lastheard = line_now_ms();
+	lastheard = clock_ms();
 	if ((r = room_by_jid(xmpp_stanza_get_from(st))) == NULL ||
 	    r->state != S_JOIN)
 		return 1;
@@ -592,7 +593,7 @@ on_iq(xmpp_conn_t *cn, xmpp_stanza_t *st, void *arg)
 
 	(void)cn;
 	(void)arg;
-	lastheard = line_now_ms();
+	lastheard = clock_ms();
 	if ((type = xmpp_stanza_get_type(st)) == NULL)
 		return 1;
 	ok = strcmp(type, "result") == 0;
@@ -700,10 +701,10 @@ xmpp_up(void)
 	    c.port, on_conn, NULL) != XMPP_EOK)
 		log_errx(EXIT_TEMP, "cannot connect to %s port %d", host,
 		    c.port);
-	t0 = line_now_ms();
+	t0 = clock_ms();
 	while (!online && !connfail && !gotsig) {
 		xmpp_run_once(ctx, 100);
-		if (line_now_ms() - t0 > STALL_MS) {
+		if (clock_ms() - t0 > STALL_MS) {
 			strlcpy(lasterr, "timed out", sizeof(lasterr));
 			connfail = 1;
 		}
@@ -724,11 +725,11 @@ xmpp_up(void)
 static void
 xmpp_down(void)
 {
-	long long t0 = line_now_ms();
+	long long t0 = clock_ms();
 
 	if (online && !lost) {
 		xmpp_disconnect(conn);
-		while (!lost && line_now_ms() - t0 < 5000)
+		while (!lost && clock_ms() - t0 < 5000)
 			xmpp_run_once(ctx, 50);
 	}
 	xmpp_conn_release(conn);
@@ -1024,7 +1025,7 @@ run(long n, int jobs)
 	long long t;
 	int i, timeout;
 
-	lastheard = line_now_ms();
+	lastheard = clock_ms();
 	for (;;) {
 		while (!stopping() && started < n && nflight < jobs &&
 		    freelist != -1)
@@ -1058,7 +1059,7 @@ run(long n, int jobs)
 			xmpp_input();
 		if (dbbusy && (pfd[1].revents & (POLLIN | POLLHUP | POLLERR)))
 			db_input();
-		t = line_now_ms();
+		t = clock_ms();
 		if (lost) {
 			log_errorx("connection to the XMPP server lost%s%s",
 			    lasterr[0] != '\0' ? ": " : "", lasterr);

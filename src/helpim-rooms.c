@@ -16,6 +16,7 @@
 
 #include <libpq-fe.h>
 
+#include "clock.h"
 #include "conf.h"
 #include "db.h"
 #include "line.h"
@@ -380,7 +381,7 @@ follow(void)
 	PQclear(query("LISTEN helpim", 0, NULL, NULL));
 	feed(1);
 	log_info("%zu open rooms listed, following (epoch %s)", nseen, epoch);
-	next = line_now_ms();
+	next = clock_ms();
 	pfd[0].fd = PQsocket(db);
 	pfd[0].events = POLLIN;
 	pfd[1].fd = STDOUT_FILENO;
@@ -394,9 +395,9 @@ follow(void)
 			PQfreemem(nf);
 		}
 		out();
-		if ((t = next - line_now_ms()) <= 0) {
+		if ((t = next - clock_ms()) <= 0) {
 			lease();
-			next = line_now_ms() + conf.lease / 5;
+			next = clock_ms() + conf.lease / 5;
 			continue;
 		}
 		if (poll(pfd, 2, (int)t) == -1) {

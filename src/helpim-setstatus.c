@@ -19,6 +19,7 @@
 
 #include <libpq-fe.h>
 
+#include "clock.h"
 #include "conf.h"
 #include "db.h"
 #include "line.h"
@@ -230,7 +231,7 @@ static void
 hold(struct room *r, const char *why)
 {
 	struct ev *e;
-	long long now = line_now_ms();
+	long long now = clock_ms();
 
 	if (r->retry != 0) {
 		if ((r->backoff *= 2) > RETRY_MAX_MS)
@@ -258,7 +259,7 @@ release(struct room *r)
 	if (r->retry == 0)
 		return;
 	log_info("%s: the events that waited are applied, after %lld ms",
-	    r->jid, line_now_ms() - r->held_since);
+	    r->jid, clock_ms() - r->held_since);
 	/* the order among rooms does not matter, within a room it does */
 	TAILQ_FOREACH(e, &r->evs, rentry)
 		TAILQ_INSERT_TAIL(&ready, e, entry);
@@ -503,8 +504,8 @@ flush(void)
 	long long end, now;
 	int i, k, n;
 
-	end = line_now_ms() + SPLIT_MS;
-	while (nheld > 0 && (now = line_now_ms()) < end) {
+	end = clock_ms() + SPLIT_MS;
+	while (nheld > 0 && (now = clock_ms()) < end) {
 		first = NULL;
 		RB_FOREACH(r, rooms, &rooms)
 			if (r->retry != 0 && r->retry <= now &&
@@ -527,7 +528,7 @@ flush(void)
 			batch[i]->room->mark = 1;
 			split[k++] = batch[i]->room;
 		}
-	for (i = 0; i < k && (i == 0 || line_now_ms() < end); i++) {
+	for (i = 0; i < k && (i == 0 || clock_ms() < end); i++) {
 		/* (a room found locked is held up already) */
 		if (split[i]->retry == 0 && run(pick(split[i]), 1) == -1)
 			hold(split[i], dberrbuf);
@@ -645,7 +646,7 @@ await(long long at)
 {
 	struct pollfd pfd[2];
 	PGnotify *nf;
-	long long ms = at - line_now_ms();
+	long long ms = at - clock_ms();
 
 	pfd[0].fd = lr.eof ? -1 : STDIN_FILENO;
 	pfd[0].events = POLLIN;
@@ -716,27 +717,27 @@ main(int argc, char *argv[])
 	strlcpy(since, PQgetvalue(res, 0, 0), sizeof(since));
 	PQclear(res);
 
-	next = line_now_ms();
+	next = clock_ms();
 	for (;;) {
 		intake();
 		if (lr.eof)
 			break;
 		/* events still in the pipe are applied before stopping */
 		if (quit && stop == 0)
-			stop = line_now_ms() + DRAIN_MS;
-		if (stop != 0 && line_now_ms() >= stop) {
+			stop = clock_ms() + DRAIN_MS;
+		if (stop != 0 && clock_ms() >= stop) {
 			log_warnx("stdin still open %d s after the signal to "
 			    "stop", DRAIN_MS / 1000);
 			break;
 		}
 		/* commit before waiting for more input */
-		if (nready >= BATCH || due() <= line_now_ms() ||
+		if (nready >= BATCH || due() <= clock_ms() ||
 		    (nready > 0 && !readable(STDIN_FILENO)))
 			flush();
-		if (line_now_ms() >= next) {
+		if (clock_ms() >= next) {
 			flush();
 			sweep();
-			next = line_now_ms() + SWEEP_MS;
+			next = clock_ms() + SWEEP_MS;
 		}
 		if (nready < BATCH && !readable(STDIN_FILENO))
 			await(earliest(earliest(next, due()),
@@ -747,7 +748,7 @@ main(int argc, char *argv[])
 		flush();
 		if (nqueued == 0)
 			break;
-		if (quit && (stop == 0 || line_now_ms() >= stop)) {
+		if (quit && (stop == 0 || clock_ms() >= stop)) {
 			PQfinish(db);
 			log_errx(EXIT_TEMP, "%d event%s not applied: %d room%s "
 			    "stayed held up", nqueued, nqueued == 1 ? "" : "s",

@@ -14,6 +14,7 @@
 
 #include <strophe.h>
 
+#include "clock.h"
 #include "conf.h"
 #include "line.h"
 #include "log.h"
@@ -275,7 +276,7 @@ backoff(struct room *r)
 {
 	r->backoff = r->backoff == 0 ? BACKOFF_MIN :
 	    r->backoff * 2 > BACKOFF_MAX ? BACKOFF_MAX : r->backoff * 2;
-	return line_now_ms() + r->backoff;
+	return clock_ms() + r->backoff;
 }
 
 /* An error that waiting may mend: the room is tried again, not lost. */
@@ -347,7 +348,7 @@ emit(const char *verb, struct room *r, int n, int nf, ...)
 	size_t len, w;
 	va_list ap;
 
-	line_time(t, sizeof(t));
+	clock_stamp(t, sizeof(t));
 	len = snprintf(line, sizeof(line), "%s|%s|%s|%d", verb, t, r->jid, n);
 	va_start(ap, nf);
 	while (nf-- > 0) {
@@ -371,7 +372,7 @@ snapshot(struct room *r)
 	size_t len, w;
 	int i;
 
-	line_time(t, sizeof(t));
+	clock_stamp(t, sizeof(t));
 	len = snprintf(line, sizeof(line), "snapshot|%s|%s|%d", t, r->jid,
 	    chatters(r));
 	for (i = 0; i < r->nocc && len < LINE_MAX_LEN; i++) {
@@ -420,7 +421,7 @@ join(struct room *r)
 	xmpp_stanza_set_attribute(h, "maxstanzas", "0");
 	send_release(p);
 	/* unanswered: sent again after 15 s, 30 s, then every minute */
-	set_due(r, line_now_ms() + JOIN_TIMEOUT * (1 << (r->waits < 2 ?
+	set_due(r, clock_ms() + JOIN_TIMEOUT * (1 << (r->waits < 2 ?
 	    r->waits : 2)));
 }
 
@@ -629,7 +630,7 @@ self_presence(struct room *r, xmpp_stanza_t *st, xmpp_stanza_t *x,
 	if (r->reason != NULL)
 		close_room(r, r->reason);
 	else if (chatters(r) == 0 && r->had)
-		set_due(r, line_now_ms() + conf.grace);
+		set_due(r, clock_ms() + conf.grace);
 }
 
 /* The latest arrival the database does not name, or -1. */
@@ -685,7 +686,7 @@ occupant_presence(struct room *r, xmpp_stanza_t *st, xmpp_stanza_t *x,
 		n = chatters(r);
 		emit("leave", r, n, 2, nick, cause(st, x));
 		if (n == 0 && r->state == IN)
-			set_due(r, line_now_ms() + conf.grace);
+			set_due(r, clock_ms() + conf.grace);
 		return;
 	}
 	if (i >= 0 || r->state == CLOSING)
@@ -729,7 +730,7 @@ nick_taken(struct room *r)
 	    NICK_RETRY / 1000);
 	r->tries = 0;
 	r->sfx = 0;
-	set_due(r, line_now_ms() + NICK_RETRY);
+	set_due(r, clock_ms() + NICK_RETRY);
 }
 
 /*
@@ -1016,7 +1017,7 @@ feed(char *line, unsigned long lineno)
 static void
 fire_due(void)
 {
-	long long now = line_now_ms(), next = 0;
+	long long now = clock_ms(), next = 0;
 	size_t i;
 	struct room *r;
 
@@ -1074,7 +1075,7 @@ on_conn(xmpp_conn_t *c, xmpp_conn_event_t ev, int error,
 		xmpp_handler_add(c, on_presence, NULL, "presence", NULL, NULL);
 		xmpp_handler_add(c, on_iq, NULL, "iq", NULL, NULL);
 		announce(NULL);
-		settle = line_now_ms() + SETTLE;
+		settle = clock_ms() + SETTLE;
 		return;
 	}
 	if (se != NULL)
@@ -1087,7 +1088,7 @@ on_conn(xmpp_conn_t *c, xmpp_conn_event_t ev, int error,
 static void
 shutdown_xmpp(void)
 {
-	long long end = line_now_ms() + 3000;
+	long long end = clock_ms() + 3000;
 	struct pollfd pfd;
 	xmpp_stanza_t *p;
 
@@ -1097,7 +1098,7 @@ shutdown_xmpp(void)
 	xmpp_stanza_set_type(p, "unavailable");
 	send_release(p);
 	xmpp_disconnect(conn);
-	while (!dropped && line_now_ms() < end) {
+	while (!dropped && clock_ms() < end) {
 		pfd.fd = st_sock;
 		pfd.events = POLLIN |
 		    (xmpp_conn_send_queue_len(conn) > 0 ? POLLOUT : 0);
@@ -1160,13 +1161,13 @@ poll_timeout(void)
 {
 	long long t, max;
 
-	if (!online || line_now_ms() < settle)
+	if (!online || clock_ms() < settle)
 		return 5;	/* libstrophe logs in on its own queue */
 	/* with TLS, decrypted bytes may wait where poll cannot see them */
 	max = conf.tls == TLS_OFF ? POLL_MAX : 20;
 	if (next_due == 0)
 		return max;
-	t = next_due - line_now_ms();
+	t = next_due - clock_ms();
 	return t < 0 ? 0 : t > max ? max : (int)t;
 }
 
@@ -1217,7 +1218,7 @@ main(int argc, char *argv[])
 		log_err(EXIT_TEMP, "stdin");
 	if (printf("%s\n", EVENTS_VERSION) < 0 || fflush(stdout) == EOF)
 		log_err(EXIT_TEMP, "stdout");
-	started = line_epoch_ms();
+	started = clock_epoch_ms();
 	connect_xmpp();
 
 	while (!dropped) {
@@ -1227,7 +1228,7 @@ main(int argc, char *argv[])
 			shutdown_xmpp();
 			exit(0);
 		}
-		ready = online && line_now_ms() >= settle;
+		ready = online && clock_ms() >= settle;
 		n = 0;
 		if (ready && !in_eof) {
 			pfd[n].fd = STDIN_FILENO;
@@ -1238,11 +1239,11 @@ main(int argc, char *argv[])
 			pfd[n++].events = POLLIN |
 			    (xmpp_conn_send_queue_len(conn) > 0 ? POLLOUT : 0);
 		}
-		before = line_now_ms();
+		before = clock_ms();
 		if (poll(pfd, n, poll_timeout()) == -1 && errno != EINTR)
 			log_err(EXIT_TEMP, "poll");
-		if (line_now_ms() - before > POLL_MAX + conf.lease / 2)
-			stand_down(line_now_ms() - before);
+		if (clock_ms() - before > POLL_MAX + conf.lease / 2)
+			stand_down(clock_ms() - before);
 		/* (what came before we were online is read first) */
 		if (ready && !in_eof &&
 		    (pfd[0].revents & (POLLIN | POLLHUP))) {
@@ -1256,7 +1257,7 @@ main(int argc, char *argv[])
 			while ((line = lread_next(&lr)) != NULL)
 				feed(line, lr.lineno);
 		xmpp_run_once(ctx, 0);
-		if (next_due != 0 && line_now_ms() >= next_due)
+		if (next_due != 0 && clock_ms() >= next_due)
 			fire_due();
 	}
 	if (authfail && !online)

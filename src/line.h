@@ -13,7 +13,6 @@
 #define LINE_FIELDS	16
 #define FEED_VERSION	"helpim-feed|1"
 #define EVENTS_VERSION	"helpim-events|1"
-#define TIME_LEN	sizeof("2026-01-01T00:00:00.000Z")
 
 struct lread {
 	char		 buf[LINE_MAX_LEN + 2];
@@ -29,9 +28,6 @@ char	*lread_next(struct lread *);
 int	 line_split(char *, char **, int);
 int	 line_decode(char *);
 size_t	 line_encode(char *, size_t, const char *);
-void	 line_time(char *, size_t);
-long long line_now_ms(void);
-long long line_epoch_ms(void);
 void	 line_lower(char *);
 int	 line_count(const char *, int *);
 
