@@ -44,7 +44,7 @@ static volatile sig_atomic_t sigquit;
 
 static void help(FILE *);
 
-static void
+static __dead void
 usage(void)
 {
 	fprintf(stderr, USAGE);

@@ -8,7 +8,7 @@
 #include "conf.h"
 #include "log.h"
 
-static void
+static __dead void
 usage(void)
 {
 	fprintf(stderr, "usage: helpim-conf [-n] [-f file] [key ...]\n");

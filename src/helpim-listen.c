@@ -21,7 +21,7 @@
 
 static volatile sig_atomic_t quit;
 
-static void
+static __dead void
 usage(void)
 {
 	fprintf(stderr, "usage: helpim-listen [-nqv] [-f file] [channel]\n");

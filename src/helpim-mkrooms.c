@@ -87,7 +87,7 @@ static char	 lasterr[256];
 static long	 nflight, nready, started, created, failed, nwarn;
 static long long lastheard;
 
-static void
+static __dead void
 usage(void)
 {
 	fprintf(stderr, "usage: helpim-mkrooms [-nqv] [-f file] [-J jobs] "

@@ -39,7 +39,7 @@ static char		 epoch[32];	/* of the instance's lease we hold */
 static size_t		 nseen;
 static volatile sig_atomic_t quit;
 
-static void
+static __dead void
 usage(void)
 {
 	fprintf(stderr, "usage: helpim-rooms [-FmnPqSv] [-f file]\n");
@@ -53,7 +53,7 @@ onsignal(int sig)
 	quit = 1;
 }
 
-static void
+static __dead void
 dbfail(PGresult *res)
 {
 	db_fail(db, res, NULL);

@@ -86,7 +86,7 @@ static char		 dberrbuf[512];
 static char		 since[64];	/* started: the rooms seen since */
 static volatile sig_atomic_t quit;
 
-static void
+static __dead void
 usage(void)
 {
 	fprintf(stderr, "usage: helpim-setstatus [-nqv] [-f file]\n");
@@ -114,7 +114,7 @@ dberr(const PGresult *res)
 }
 
 /* The connection failed: report it and exit (res, if any, freed first). */
-static void
+static __dead void
 lost(PGresult *res)
 {
 	PQclear(res);

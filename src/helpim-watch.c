@@ -84,7 +84,7 @@ static long long settle;	/* joining from then on */
 static int online, dropped, authfail, in_eof, leaving;
 static volatile sig_atomic_t sigquit;
 
-static void
+static __dead void
 usage(void)
 {
 	fprintf(stderr, "usage: helpim-watch [-nqv] [-f file]\n");

@@ -3,6 +3,11 @@
 #ifndef LOG_H
 #define LOG_H
 
+/* What does not return, in OpenBSD's spelling. */
+#ifndef __dead
+#define __dead		__attribute__((__noreturn__))
+#endif
+
 /* Exit codes, as in every EXIT STATUS section. */
 #define EXIT_NO		1	/* a negative answer */
 #define EXIT_PERM	100	/* permanent failure: do not restart */
