@@ -66,7 +66,7 @@ helpim-listen: src/helpim-listen.o src/conf.o src/line.o src/log.o src/db.o
 	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(PQ_LIBS) $(BSD_LIBS)
 helpim-setstatus: src/helpim-setstatus.o src/clock.o src/conf.o src/line.o src/log.o src/db.o
 	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(PQ_LIBS) $(BSD_LIBS)
-helpim-chat: src/helpim-chat.o src/clock.o src/line.o src/log.o src/stanza.o
+helpim-chat: src/helpim-chat.o src/clock.o src/conf.o src/line.o src/log.o src/stanza.o
 	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(XMPP_LIBS) $(BSD_LIBS)
 
 $(PROGS:%=src/%.o): $(HDRS)

@@ -675,32 +675,13 @@ static xmpp_log_t logger = { on_log, NULL };
 static void
 xmpp_up(void)
 {
-	char jid[sizeof(c.jid) + sizeof(c.resource) + sizeof(c.instance) + 32];
+	char pid[32];
 	const char *host;
 	long long t0;
-	long flags;
 
-	xmpp_initialize();
-	if ((ctx = xmpp_ctx_new(&st_mem, &logger)) == NULL ||
-	    (conn = xmpp_conn_new(ctx)) == NULL)
-		log_errx(EXIT_TEMP, "out of memory");
-	flags = XMPP_CONN_FLAG_DISABLE_SM;
-	flags |= c.tls == TLS_OFF ? XMPP_CONN_FLAG_DISABLE_TLS :
-	    XMPP_CONN_FLAG_MANDATORY_TLS;
-	xmpp_conn_set_flags(conn, flags);
-	if (c.cafile[0] != '\0')
-		xmpp_conn_set_cafile(conn, c.cafile);
-	snprintf(jid, sizeof(jid), "%s/%s%s%s-mkrooms-%ld", c.jid, c.resource,
-	    *c.instance != '\0' ? "-" : "", c.instance, (long)getpid());
-	xmpp_conn_set_jid(conn, jid);
-	xmpp_conn_set_pass(conn, c.password);
-	conf_clear(&c);
-	xmpp_conn_set_sockopt_callback(conn, st_on_sockopt);
+	snprintf(pid, sizeof(pid), "%ld", (long)getpid());
+	conn = st_connect(&ctx, &logger, &c, "mkrooms", pid, on_conn);
 	host = c.server[0] != '\0' ? c.server : strchr(c.jid, '@') + 1;
-	if (xmpp_connect_client(conn, c.server[0] != '\0' ? c.server : NULL,
-	    c.port, on_conn, NULL) != XMPP_EOK)
-		log_errx(EXIT_TEMP, "cannot connect to %s port %d", host,
-		    c.port);
 	t0 = clock_ms();
 	while (!online && !connfail && !gotsig) {
 		xmpp_run_once(ctx, 100);

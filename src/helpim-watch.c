@@ -1112,33 +1112,14 @@ static void
 connect_xmpp(void)
 {
 	static xmpp_log_t logger = { on_log, NULL };
-	char jid[sizeof(conf.jid) + sizeof(conf.resource) +
-	    sizeof(conf.instance) + 24];
+	char tag[16];
 
-	xmpp_initialize();
-	if ((ctx = xmpp_ctx_new(&st_mem, &logger)) == NULL ||
-	    (conn = xmpp_conn_new(ctx)) == NULL)
-		log_errx(EXIT_TEMP, "cannot set up libstrophe");
 	/*
 	 * A resource of our own: the same full JID would log the other
 	 * session out, where the instance's watcher is told to go (sibling).
 	 */
-	snprintf(jid, sizeof(jid), "%s/%s%s%s-watch-%08x", conf.jid,
-	    conf.resource, *conf.instance != '\0' ? "-" : "", conf.instance,
-	    arc4random());
-	xmpp_conn_set_jid(conn, jid);
-	xmpp_conn_set_pass(conn, conf.password);
-	conf_clear(&conf);
-	xmpp_conn_set_flags(conn, XMPP_CONN_FLAG_DISABLE_SM |
-	    (conf.tls == TLS_OFF ? XMPP_CONN_FLAG_DISABLE_TLS :
-	    XMPP_CONN_FLAG_MANDATORY_TLS));
-	if (conf.cafile[0] != '\0')
-		xmpp_conn_set_cafile(conn, conf.cafile);
-	xmpp_conn_set_sockopt_callback(conn, st_on_sockopt);
-	if (xmpp_connect_client(conn, conf.server[0] != '\0' ? conf.server :
-	    NULL, conf.port, on_conn, NULL) != 0)
-		log_errx(EXIT_TEMP, "cannot connect to %s",
-		    conf.server[0] != '\0' ? conf.server : conf.jid);
+	snprintf(tag, sizeof(tag), "%08x", arc4random());
+	conn = st_connect(&ctx, &logger, &conf, "watch", tag, on_conn);
 }
 
 /*

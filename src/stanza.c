@@ -2,11 +2,14 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <strophe.h>
 
+#include "conf.h"
+#include "log.h"
 #include "stanza.h"
 
 int st_sock = -1;
@@ -96,6 +99,45 @@ st_login_refused(const char *msg)
 	return strstr(msg, "Cannot authenticate with known methods") != NULL ||
 	    (strncmp(msg, "SASL ", 5) == 0 &&
 	    strstr(msg, " auth failed") != NULL);
+}
+
+/*
+ * A session of the bot for the program what: the resource
+ * RESOURCE[-INSTANCE]-WHAT-TAG, so that no two sessions share a full JID
+ * (the newer would log the older out); TLS as the configuration says, and
+ * its CA file; the password wiped from c once libstrophe holds it (st_mem
+ * clears what libstrophe frees).  Sets *ctxp; exits 111 when no connection
+ * can be started.  A refused login shows in the log (st_login_refused).
+ */
+xmpp_conn_t *
+st_connect(xmpp_ctx_t **ctxp, const xmpp_log_t *logger, struct conf *c,
+    const char *what, const char *tag, xmpp_conn_handler handler)
+{
+	char jid[sizeof(c->jid) + sizeof(c->resource) + sizeof(c->instance) +
+	    64];
+	xmpp_conn_t *conn;
+
+	xmpp_initialize();
+	if ((*ctxp = xmpp_ctx_new(&st_mem, logger)) == NULL ||
+	    (conn = xmpp_conn_new(*ctxp)) == NULL)
+		log_errx(EXIT_TEMP, "cannot set up libstrophe");
+	snprintf(jid, sizeof(jid), "%s/%s%s%s-%s-%s", c->jid, c->resource,
+	    *c->instance != '\0' ? "-" : "", c->instance, what, tag);
+	xmpp_conn_set_jid(conn, jid);
+	xmpp_conn_set_pass(conn, c->password);
+	conf_clear(c);
+	xmpp_conn_set_flags(conn, XMPP_CONN_FLAG_DISABLE_SM |
+	    (c->tls == TLS_OFF ? XMPP_CONN_FLAG_DISABLE_TLS :
+	    XMPP_CONN_FLAG_MANDATORY_TLS));
+	if (c->cafile[0] != '\0')
+		xmpp_conn_set_cafile(conn, c->cafile);
+	xmpp_conn_set_sockopt_callback(conn, st_on_sockopt);
+	if (xmpp_connect_client(conn, c->server[0] != '\0' ? c->server : NULL,
+	    c->port, handler, NULL) != XMPP_EOK)
+		log_errx(EXIT_TEMP, "cannot connect to %s port %d",
+		    c->server[0] != '\0' ? c->server : strchr(c->jid, '@') + 1,
+		    c->port);
+	return conn;
 }
 
 /* Whether a muc#user x element holds <status code='code'/>. */

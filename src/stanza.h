@@ -21,5 +21,8 @@ xmpp_stanza_t	*st_join(xmpp_ctx_t *, const char *, const char *);
 void		 st_send(xmpp_conn_t *, xmpp_stanza_t *);
 int		 st_on_sockopt(xmpp_conn_t *, void *);
 int		 st_login_refused(const char *);
+struct conf;
+xmpp_conn_t	*st_connect(xmpp_ctx_t **, const xmpp_log_t *, struct conf *,
+		    const char *, const char *, xmpp_conn_handler);
 
 #endif
