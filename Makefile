@@ -73,7 +73,7 @@ $(PROGS:%=src/%.o): src/helpim.h
 # Installs what the build and the suite need from Debian when root;
 # otherwise says what to run.
 DEPS	= gcc make pkg-config libstrophe-dev libpq-dev libbsd-dev libssl-dev prosody \
-	  lua-dbi-sqlite3 sqlite3 postgresql bats bats-assert bats-support bats-file \
+	  lua-dbi-sqlite3 lua-dbi-postgresql sqlite3 postgresql bats bats-assert bats-support bats-file \
 	  mandoc shellcheck util-linux procps iproute2 man-db systemd ejabberd
 deps:
 	@missing=$$(for p in $(DEPS); do \
