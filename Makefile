@@ -143,13 +143,11 @@ lint:
 	@shellcheck -s bash t/run t/helper.bash
 
 # Benchmarks (t/bench/run, BENCHMARKS.md): minutes, never part of check.
-BENCHTOOLS = t/bench/flood t/bench/chats t/bench/nosync.so
+BENCHTOOLS = t/bench/flood t/bench/paced
 t/bench/flood: t/bench/flood.c src/conf.o src/log.o src/helpim.h
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ t/bench/flood.c src/conf.o src/log.o $(XMPP_LIBS) $(BSD_LIBS)
-t/bench/chats: t/bench/chats.c src/conf.o src/log.o src/helpim.h
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ t/bench/chats.c src/conf.o src/log.o $(XMPP_LIBS) $(PQ_LIBS) $(BSD_LIBS)
-t/bench/nosync.so: t/bench/nosync.c
-	$(CC) $(CFLAGS) -shared -fPIC -o $@ t/bench/nosync.c
+t/bench/paced: t/bench/paced.c src/conf.o src/log.o src/helpim.h
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ t/bench/paced.c src/conf.o src/log.o $(XMPP_LIBS) $(PQ_LIBS) $(BSD_LIBS) -lm
 bench: deps
 	@$(MAKE) --no-print-directory all $(BENCHTOOLS)
 	@t/bench/run
