@@ -74,7 +74,7 @@ $(PROGS:%=src/%.o): $(HDRS)
 # Installs what the build and the suite need from Debian when root;
 # otherwise says what to run.
 DEPS	= gcc make pkg-config libstrophe-dev libpq-dev libbsd-dev libssl-dev prosody \
-	  lua-dbi-sqlite3 sqlite3 postgresql bats bats-assert bats-support bats-file \
+	  lua-dbi-sqlite3 lua-dbi-postgresql sqlite3 postgresql bats bats-assert bats-support bats-file \
 	  mandoc shellcheck util-linux procps iproute2 man-db systemd ejabberd
 deps:
 	@missing=$$(for p in $(DEPS); do \
@@ -144,15 +144,13 @@ lint:
 	@shellcheck -s bash t/run t/helper.bash
 
 # Benchmarks (t/bench/run, BENCHMARKS.md): minutes, never part of check.
-BENCHTOOLS = t/bench/flood t/bench/chats t/bench/staff t/bench/nosync.so
+BENCHTOOLS = t/bench/flood t/bench/paced t/bench/staff
 t/bench/flood: t/bench/flood.c src/conf.o src/log.o $(HDRS)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ t/bench/flood.c src/conf.o src/log.o $(XMPP_LIBS) $(BSD_LIBS)
-t/bench/chats: t/bench/chats.c src/conf.o src/log.o $(HDRS)
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ t/bench/chats.c src/conf.o src/log.o $(XMPP_LIBS) $(PQ_LIBS) $(BSD_LIBS)
+t/bench/paced: t/bench/paced.c src/conf.o src/log.o $(HDRS)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ t/bench/paced.c src/conf.o src/log.o $(XMPP_LIBS) $(PQ_LIBS) $(BSD_LIBS) -lm
 t/bench/staff: t/bench/staff.c src/conf.o src/log.o $(HDRS)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ t/bench/staff.c src/conf.o src/log.o $(PQ_LIBS) $(BSD_LIBS)
-t/bench/nosync.so: t/bench/nosync.c
-	$(CC) $(CFLAGS) -shared -fPIC -o $@ t/bench/nosync.c
 bench: deps
 	@$(MAKE) --no-print-directory all $(BENCHTOOLS)
 	@t/bench/run

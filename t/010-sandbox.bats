@@ -78,6 +78,25 @@ alive() {
 	rm -rf "$SB"
 }
 
+@test "SANDBOX_STORAGE=pgsql: Prosody keeps its rooms in the sandbox's PostgreSQL" {
+	SB=$(mktemp -d /tmp/helpim-sb.XXXXXX)
+	if [ "$XMPP" = ejabberd ]; then
+		SANDBOX_STORAGE=pgsql run -100 helpim-sandbox start "$SB"
+		assert_output --partial "Prosody only"
+		rm -rf "$SB"
+		return
+	fi
+	SANDBOX_STORAGE=pgsql helpim-sandbox start "$SB"
+	. "$SB/env"
+	HELPIM_CONF=$SB/helpim.conf helpim-initdb 2>/dev/null
+	run -0 env HELPIM_CONF="$SB/helpim.conf" helpim-mkrooms -c 2
+	run -0 psql -XAt -d prosody -c "SELECT store, count(*) FROM prosody
+		WHERE host = 'rooms.localhost' AND store = 'persistent' GROUP BY 1"
+	assert_output "persistent|2"
+	run -0 helpim-sandbox stop "$SB"
+	rm -rf "$SB"
+}
+
 @test "a directory that is not empty is refused" {
 	d=$(mktemp -d /tmp/helpim-sb.XXXXXX)
 	touch "$d/x"

@@ -5,7 +5,7 @@
 load helper
 
 setup_file() {
-	make -s -C "$top" t/bench/flood t/bench/chats t/bench/staff t/bench/nosync.so >&2
+	make -s -C "$top" t/bench/flood t/bench/paced t/bench/staff >&2
 	sandbox_up
 	sed -i 's/^max_rooms = .*/max_rooms = 100/' "$HELPIM_CONF"
 }
@@ -21,19 +21,21 @@ teardown_file() {
 	assert_output 0
 }
 
-@test "chats: whole chats through helpim-run, latencies from NOTIFY" {
+@test "paced: chats on a Poisson schedule, latencies split at the watcher" {
 	psql -X -q -v ON_ERROR_STOP=1 -f "$top/t/bench/setup.sql"
-	run -0 helpim-mkrooms -N 10
+	sed -i 's/^pool_size = .*/pool_size = 20/' "$HELPIM_CONF"
+	run -0 helpim-mkrooms
 	helpim-run 2>"$BATS_FILE_TMPDIR/run.log" 3>&- &
 	echo $! >"$BATS_FILE_TMPDIR/run.pid"
-	sleep 1
-	run -0 "$top/t/bench/chats" -d "$ANON_DOMAIN" -N 2 -t 2
-	assert_output --regexp '^pairs 2 chats [1-9][0-9]* samples [1-9][0-9]* empty [0-9]+ p50 [0-9.]+ p99 [0-9.]+ max [0-9.]+$'
+	wait_until 10 sql "SELECT 1 / count(*) FROM helpim.rooms WHERE seen_at IS NOT NULL"
+	run -0 "$top/t/bench/paced" -d "$ANON_DOMAIN" -c 2 -r 4 -l 1 -t 3
+	assert_line --index 0 steady
+	assert_line --index 1 --regexp '^chats [1-9][0-9]* steady [0-9]+ samples [1-9][0-9]* lost [0-9]+ empty [0-9]+ late [0-9]+ foreign [0-9]+ e2e-p50 [0-9.]+ e2e-p99 [0-9.]+ e2e-max [0-9.]+ server-p50 [0-9.-]+ server-p99 [0-9.-]+ server-max [0-9.-]+ bot-p50 [0-9.]+ bot-p99 [0-9.]+ bot-max [0-9.]+$'
 	kill "$(cat "$BATS_FILE_TMPDIR/run.pid")"
 	rm -f "$BATS_FILE_TMPDIR/run.pid"
 }
 
-@test "run -q status: the status writer against pgbench, every event applied" {
+@test "run -Q status: the status writer against pgbench, every event applied" {
 	run -0 "$top/t/bench/run" -Q -o "$BATS_FILE_TMPDIR/B.md" status
 	assert_line --regexp '^\| status writer, 2000 events, fsync on \| helpim-setstatus \| [0-9]+ events/s, 2000 of 2000 applied \| all applied \| yes \|$'
 	assert_file_contains "$BATS_FILE_TMPDIR/B.md" '^## Machine$'
@@ -41,6 +43,7 @@ teardown_file() {
 
 @test "usage: a bad option exits 100" {
 	run -100 "$top/t/bench/flood" -x
-	run -100 "$top/t/bench/chats" -x
+	run -100 "$top/t/bench/paced" -x
+	run -100 "$top/t/bench/paced" -r 0
 	run -100 "$top/t/bench/run" -x
 }
