@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../src/clock.h"
 #include "../../src/line.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *, size_t);

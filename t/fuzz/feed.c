@@ -13,6 +13,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct feed fd;
 	char *s;
+	int i;
 
 	if (size > LINE_MAX_LEN || memchr(data, '\0', size) != NULL ||
 	    memchr(data, '\n', size) != NULL)
@@ -22,10 +23,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(s, data, size);
 	s[size] = '\0';
 	if (line_feed(s, &fd) == NULL) {
-		if (strcmp(fd.verb, "watch") == 0 ?
-		    fd.password == NULL || *fd.password == '\0' ||
-		    fd.status == NULL : fd.reason == NULL)
+		if (strcmp(fd.verb, "close") == 0 ? fd.reason == NULL :
+		    fd.password == NULL || *fd.password == '\0')
 			abort();
+		if (strcmp(fd.verb, "watch") == 0 && (fd.status == NULL ||
+		    fd.nnamed < 0 || fd.nnamed > FEED_NAMED))
+			abort();
+		for (i = 0; i < fd.nnamed; i++)
+			if (fd.named[i] == NULL || *fd.named[i] == '\0')
+				abort();
 		if (strchr(fd.room, '@') == NULL)
 			abort();
 	}
