@@ -169,10 +169,11 @@ teardown() { [ ! -f "$BATS_FILE_TMPDIR/run.pid" ] || run_stop; }
 		    now() + interval '1 hour')"
 	}
 	expire lv1
-	run -0 --separate-stderr helpim-setstatus -f "$c" </dev/null
+	# the sweep runs once the events have begun, about once a second
+	run -0 --separate-stderr helpim-setstatus -f "$c" < <(echo 'helpim-events|1'; sleep 1.5)
 	assert_equal "$stderr" "helpim-setstatus: info: sweep: 1 rooms expired or asked to close"
 	expire lv2
-	run -0 --separate-stderr helpim-setstatus -q -f "$c" </dev/null
+	run -0 --separate-stderr helpim-setstatus -q -f "$c" < <(echo 'helpim-events|1'; sleep 1.5)
 	assert_equal "$stderr" ""
 	run -0 status_is lv2@rooms.localhost available
 	run -0 --separate-stderr helpim-setstatus -q -v -f "$c" <<-EOF
