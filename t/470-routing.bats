@@ -356,6 +356,42 @@ enqueue_waits() {
 	assert_output v1
 }
 
+@test "a whole chat in one batch of helpim-setstatus: the client served once, every status heard" {
+	fresh
+	rooms r 3
+	run -0 helpim-webapp queue v1
+	assert_output 1
+	run -0 helpim-webapp queue v2
+	assert_output 2
+	listen_start
+	staff_joins s1
+	wait_until 10 heard "assigned v1 $ROOM"
+	# the client comes, both leave, the bot destroys the room: one call,
+	# as helpim-setstatus applies what it read at once
+	sql "SELECT helpim.apply_events(
+		ARRAY['join', 'leave', 'leave', 'destroyed'],
+		ARRAY[clock_timestamp(), clock_timestamp(), clock_timestamp(),
+		    clock_timestamp()],
+		ARRAY['$ROOM', '$ROOM', '$ROOM', '$ROOM'], ARRAY[2, 1, 0, 0],
+		ARRAY['v1', 'v1', 's1', NULL], ARRAY[NULL, 'left', 'left', 'empty'])" >/dev/null
+	wait_until 10 heard "status $ROOM closed 0"
+	run -0 sql "SELECT string_agg(event || ':' || ref, ' ' ORDER BY id)
+		FROM helpim.queue_events"
+	assert_output "enqueued:v1 enqueued:v2 assigned:v1 served:v1"
+	run -0 sql "SELECT ref, status FROM helpim.queue ORDER BY id"
+	assert_output "v1|served
+v2|waiting"
+	run -0 grep -F "$ROOM" "$LISTEN"
+	assert_output "status $ROOM staff_claimed 0
+status $ROOM staff_waiting 1
+status $ROOM client_claimed 1
+assigned v1 $ROOM
+status $ROOM chatting 2
+status $ROOM closing 1
+status $ROOM closed 0"
+	listen_stop
+}
+
 @test "purge: the queue entries that ended before the cutoff lose their references" {
 	fresh
 	sql "INSERT INTO helpim.queue (ref, status, enqueued_at, assigned_at, ended_at)
