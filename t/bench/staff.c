@@ -1,13 +1,18 @@
 /*
  * staff: reads the configuration; runs STAFF staff members of the routing
- * benchmark, each on a database connection of its own, in one poll loop:
- * claim a room, join it (helpim.apply_event, as helpim-setstatus would),
- * wait for a client's claim, let the client join and leave, leave, and
- * again, until CHATS chats have begun.  A staff member waits for its
- * client by the notification "status JID client_claimed" on a LISTEN
- * connection, never by asking.  The steps are the functions of
- * t/bench/routing.sql.  Prints the number of chats.
+ * benchmark, each on a database connection of its own (the webapp's), in
+ * one poll loop: claim a room, join it, wait for a client's claim, let the
+ * client join and leave, leave, and again, until CHATS chats have begun.
+ * The joins and leaves are event lines, stamped with the time they are
+ * written, to a helpim-setstatus of our own: the path of a real chat, where
+ * the watcher reports them and helpim-setstatus applies them in batches.
+ * A staff member waits for its client by the notification "status JID
+ * client_claimed" on a LISTEN connection, never by asking.  bench.joins
+ * (t/bench/routing.sql) keeps each staff member's join time.  Prints the
+ * number of chats.
  */
+
+#include <sys/wait.h>
 
 #include <err.h>
 #include <errno.h>
@@ -16,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <libpq-fe.h>
@@ -32,17 +38,21 @@ struct staff {
 	int		 claimed;	/* the client's claim was notified */
 	char		 nick[32];
 	char		 jid[512];
-	char		 joined[64];	/* the database's clock at the join */
+	char		 joined[64];	/* the time of the join's event line */
+	long long	 until;		/* chatting until (ms), or 0 */
 };
 
 static struct conf	 c;
 static struct staff	*st;
 static int		 nstaff, chats, started;
+static long long	 chatlen;	/* ms */
+static FILE		*events;	/* to helpim-setstatus */
+static pid_t		 child;		/* helpim-setstatus */
 
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: staff [-f file] -c chats -n staff\n");
+	fprintf(stderr, "usage: staff [-f file] [-l ms] -c chats -n staff\n");
 	exit(EXIT_PERM);
 }
 
@@ -56,56 +66,165 @@ pqerr(PGconn *d)
 	return buf;
 }
 
-/* Sends the query of the staff member's step. */
+static long long
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
+/* The time now, as an event line carries it. */
+static const char *
+stamp(char *buf, size_t len)
+{
+	struct timespec ts;
+	struct tm tm;
+	char sec[32];
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	strftime(sec, sizeof(sec), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf, len, "%s.%03ldZ", sec, ts.tv_nsec / 1000000);
+	return buf;
+}
+
+/* An event line of the staff member's room. */
+static void
+event(struct staff *s, const char *verb, int chatters, const char *rest)
+{
+	char t[64];
+
+	if (fprintf(events, "%s|%s|%s|%d|%s\n", verb, stamp(t, sizeof(t)),
+	    s->jid, chatters, rest) < 0 || fflush(events) == EOF)
+		err(EXIT_TEMP, "helpim-setstatus");
+}
+
+/*
+ * Takes the staff member's step: a query for the claims, event lines for
+ * the joins and leaves.
+ */
 static void
 send_step(struct staff *s)
 {
 	static const char *sql[] = {
 		[S_CLAIM] = "SELECT jid FROM helpim.claim_staff_room($1)",
-		[S_JOIN] = "SELECT t, helpim.apply_event('join', t, $2, 1, $1) "
-		    "FROM clock_timestamp() AS t",
-		[S_CHAT] = "SELECT bench.chat($2, $3::timestamptz)",
-		[S_PART] = "SELECT bench.part($2)",
-		[S_END] = "SELECT bench.leave($2, $1)",
+		[S_CHAT] = "INSERT INTO bench.joins SELECT jid, $2::timestamptz, "
+		    "client_claimed_at FROM helpim.rooms WHERE jid = $1",
 	};
-	const char *p[3] = { s->nick, s->jid, s->joined };
-	const Oid types[3] = { 25, 25, 25 };	/* text */
-	int n = s->step == S_CLAIM ? 1 : s->step == S_CHAT ? 3 : 2;
+	const char *p[2];
+	const Oid types[2] = { 25, 25 };	/* text */
+	char rest[64];
 
-	if (!PQsendQueryParams(s->db, sql[s->step], n, types, p, NULL, NULL,
-	    0))
+	switch (s->step) {
+	case S_JOIN:
+		snprintf(rest, sizeof(rest), "%s|", s->nick);
+		event(s, "join", 1, rest);
+		stamp(s->joined, sizeof(s->joined));
+		return;
+	case S_PART:
+		event(s, "leave", 1, "client|left");
+		return;
+	case S_END:
+		snprintf(rest, sizeof(rest), "%s|left", s->nick);
+		event(s, "leave", 0, rest);
+		event(s, "destroyed", 0, "empty");
+		return;
+	default:
+		break;
+	}
+	if (s->step == S_CLAIM)
+		p[0] = s->nick;
+	else {
+		p[0] = s->jid;
+		p[1] = s->joined;
+		event(s, "join", 2, "client|");
+	}
+	if (!PQsendQueryParams(s->db, sql[s->step], s->step == S_CLAIM ? 1 : 2,
+	    types, p, NULL, NULL, 0))
 		errx(EXIT_TEMP, "database: %s", pqerr(s->db));
 	s->busy = 1;
 }
 
-/* The next step after a wait or a result. */
-static void
-advance(struct staff *s)
+/* Starts helpim-setstatus; returns its input, after the version line. */
+static FILE *
+setstatus(const char *file)
 {
-	switch (s->step) {
-	case S_WAIT:
-		if (s->claimed) {
-			started++;
-			s->step = S_CHAT;
-		} else if (started >= chats)
-			s->step = S_END;
+	FILE *f;
+	int fd[2];
+
+	if (pipe(fd) == -1)
+		err(EXIT_TEMP, "pipe");
+	if ((child = fork()) == -1)
+		err(EXIT_TEMP, "fork");
+	if (child == 0) {
+		if (dup2(fd[0], 0) == -1)
+			err(EXIT_TEMP, "dup2");
+		close(fd[0]);
+		close(fd[1]);
+		if (file != NULL)
+			execlp("helpim-setstatus", "helpim-setstatus", "-f", file,
+			    (char *)NULL);
 		else
-			return;
-		break;
-	case S_PART:
-		s->step = S_END;
-		break;
-	case S_END:
-		s->step = started >= chats ? S_DONE : S_CLAIM;
-		break;
-	case S_CHAT:
-		s->step = S_PART;
-		break;
-	default:
-		return;
+			execlp("helpim-setstatus", "helpim-setstatus",
+			    (char *)NULL);
+		err(EXIT_TEMP, "helpim-setstatus");
 	}
-	if (s->step != S_DONE)
+	close(fd[0]);
+	if ((f = fdopen(fd[1], "w")) == NULL)
+		err(EXIT_TEMP, "fdopen");
+	if (fputs("helpim-events|1\n", f) == EOF)
+		err(EXIT_TEMP, "helpim-setstatus");
+	return f;
+}
+
+/* The staff member's step is done (or waits): the next ones. */
+static void
+go(struct staff *s)
+{
+	for (;;) {
+		switch (s->step) {
+		case S_CLAIM:
+			s->step = S_JOIN;
+			break;
+		case S_JOIN:
+			s->step = S_WAIT;
+			continue;
+		case S_WAIT:
+			if (s->claimed) {
+				started++;
+				s->step = S_CHAT;
+			} else if (started >= chats)
+				s->step = S_END;
+			else
+				return;
+			break;
+		case S_CHAT:
+			if (chatlen > 0 && s->until == 0) {
+				s->until = now_ms() + chatlen;
+				return;
+			}
+			if (s->until > now_ms())
+				return;
+			s->until = 0;
+			s->step = S_PART;
+			break;
+		case S_PART:
+			s->step = S_END;
+			break;
+		case S_END:
+			s->step = started >= chats ? S_DONE : S_CLAIM;
+			break;
+		case S_DONE:
+			return;
+		}
+		if (s->step == S_DONE)
+			return;
 		send_step(s);
+		if (s->busy)
+			return;
+	}
 }
 
 static void
@@ -120,34 +239,19 @@ result(struct staff *s)
 			s->busy = 0;
 			break;
 		}
-		if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		if (PQresultStatus(res) != PGRES_TUPLES_OK &&
+		    PQresultStatus(res) != PGRES_COMMAND_OK)
 			errx(EXIT_TEMP, "%s: %s", s->nick, pqerr(s->db));
-		switch (s->step) {
-		case S_CLAIM:
+		if (s->step == S_CLAIM) {
 			if (PQntuples(res) == 0 || PQgetisnull(res, 0, 0))
 				errx(EXIT_TEMP, "%s: no room to claim", s->nick);
 			strlcpy(s->jid, PQgetvalue(res, 0, 0), sizeof(s->jid));
 			s->claimed = 0;
-			break;
-		case S_JOIN:
-			strlcpy(s->joined, PQgetvalue(res, 0, 0),
-			    sizeof(s->joined));
-			break;
-		default:
-			break;
 		}
 		PQclear(res);
 	}
-	if (s->busy)
-		return;
-	if (s->step == S_CLAIM) {
-		s->step = S_JOIN;
-		send_step(s);
-	} else if (s->step == S_JOIN) {
-		s->step = S_WAIT;
-		advance(s);
-	} else
-		advance(s);
+	if (!s->busy)
+		go(s);
 }
 
 /* "status JID client_claimed N": that room's staff member has a client. */
@@ -163,8 +267,8 @@ notified(const char *msg)
 	for (i = 0; i < nstaff; i++)
 		if (strcmp(st[i].jid, jid) == 0) {
 			st[i].claimed = 1;
-			if (!st[i].busy)
-				advance(&st[i]);
+			if (st[i].step == S_WAIT)
+				go(&st[i]);
 			return;
 		}
 }
@@ -176,9 +280,10 @@ main(int argc, char *argv[])
 	struct pollfd *pfd;
 	PGconn *ldb;
 	PGnotify *nf;
-	int ch, i, live;
+	long long wake;
+	int ch, i, live, status;
 
-	while ((ch = getopt(argc, argv, "c:f:n:")) != -1)
+	while ((ch = getopt(argc, argv, "c:f:l:n:")) != -1)
 		switch (ch) {
 		case 'c':
 			chats = strtonum(optarg, 1, 10000000, &e);
@@ -187,6 +292,11 @@ main(int argc, char *argv[])
 			break;
 		case 'f':
 			file = optarg;
+			break;
+		case 'l':
+			chatlen = strtonum(optarg, 0, 3600000, &e);
+			if (e != NULL)
+				errx(EXIT_PERM, "chat length %s: %s", optarg, e);
 			break;
 		case 'n':
 			nstaff = strtonum(optarg, 1, 1000, &e);
@@ -215,22 +325,29 @@ main(int argc, char *argv[])
 			errx(EXIT_TEMP, "database: %s", pqerr(st[i].db));
 		snprintf(st[i].nick, sizeof(st[i].nick), "staff%d", i + 1);
 	}
+	events = setstatus(file);
 	for (i = 0; i < nstaff; i++)
 		send_step(&st[i]);
 
 	for (;;) {
 		live = 0;
+		wake = -1;
 		for (i = 0; i < nstaff; i++) {
 			pfd[i].fd = st[i].busy ? PQsocket(st[i].db) : -1;
 			pfd[i].events = POLLIN;
 			if (st[i].step != S_DONE)
 				live++;
+			if (st[i].until != 0 && (wake == -1 ||
+			    st[i].until < wake))
+				wake = st[i].until;
 		}
 		if (live == 0)
 			break;
 		pfd[nstaff].fd = PQsocket(ldb);
 		pfd[nstaff].events = POLLIN;
-		if (poll(pfd, nstaff + 1, -1) == -1) {
+		if (wake != -1)
+			wake = wake > now_ms() ? wake - now_ms() : 0;
+		if (poll(pfd, nstaff + 1, (int)wake) == -1) {
 			if (errno == EINTR)
 				continue;
 			err(EXIT_TEMP, "poll");
@@ -238,6 +355,8 @@ main(int argc, char *argv[])
 		for (i = 0; i < nstaff; i++)
 			if (st[i].busy && pfd[i].revents != 0)
 				result(&st[i]);
+			else if (st[i].until != 0 && st[i].until <= now_ms())
+				go(&st[i]);
 		if (pfd[nstaff].revents != 0) {
 			if (!PQconsumeInput(ldb))
 				errx(EXIT_TEMP, "database: %s", pqerr(ldb));
@@ -249,9 +368,15 @@ main(int argc, char *argv[])
 		/* the last client taken: the waiting ones end */
 		if (started >= chats)
 			for (i = 0; i < nstaff; i++)
-				if (st[i].step == S_WAIT && !st[i].busy)
-					advance(&st[i]);
+				if (st[i].step == S_WAIT)
+					go(&st[i]);
 	}
+	if (fclose(events) == EOF)
+		err(EXIT_TEMP, "helpim-setstatus");
+	if (waitpid(child, &status, 0) == -1)
+		err(EXIT_TEMP, "waitpid");
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		errx(EXIT_TEMP, "helpim-setstatus failed");
 	printf("staff %d chats %d\n", nstaff, started);
 	return 0;
 }
