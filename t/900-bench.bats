@@ -41,9 +41,17 @@ teardown_file() {
 	assert_file_contains "$BATS_FILE_TMPDIR/B.md" '^## Machine$'
 }
 
+@test "run -Q routing: the queue through helpim-setstatus, every client served once" {
+	run -0 "$top/t/bench/run" -Q -o "$BATS_FILE_TMPDIR/R.md" routing
+	assert_line --regexp '^\| routing, 100 clients, 10 staff members, chats of 100 ms, fsync on \| enqueue_client, 10 connections \(pgbench\) \| [0-9]+/s '
+	assert_line --regexp "^\\| routing, 100 clients, 10 staff members, chats of 100 ms, fsync on \\| the queue: a staff member's join to the assigned notification \\| p50 [0-9.]+ ms, p99 [0-9.]+ ms, max [0-9.]+ ms \\(100\\); .*; 100 of 100 clients served \\|"
+}
+
 @test "usage: a bad option exits 100" {
 	run -100 "$top/t/bench/flood" -x
 	run -100 "$top/t/bench/paced" -x
 	run -100 "$top/t/bench/paced" -r 0
+	run -100 "$top/t/bench/staff" -x
+	run -100 "$top/t/bench/staff" -n 1 -c 1 -l -1
 	run -100 "$top/t/bench/run" -x
 }
