@@ -25,7 +25,7 @@ REVOKE ALL ON ALL FUNCTIONS IN SCHEMA helpim FROM PUBLIC;
 -- reads and writes rooms and history, never deletes, never changes the
 -- schema.
 GRANT USAGE ON SCHEMA helpim TO helpim_bot;
-GRANT SELECT ON helpim.schema_version TO helpim_bot;
+GRANT SELECT ON helpim.schema_version, helpim.statuses TO helpim_bot;
 GRANT SELECT, INSERT, UPDATE ON helpim.rooms TO helpim_bot;
 GRANT SELECT, INSERT ON helpim.room_events, helpim.restarts TO helpim_bot;
 -- the leases of the instances (helpim-rooms -F takes, renews, adopts)
@@ -42,6 +42,9 @@ GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA helpim TO helpim_bot;
 -- (helpim(7), PERSONAL DATA), and change no row by itself.
 REVOKE ALL ON ALL TABLES IN SCHEMA helpim FROM helpim_webapp;
 GRANT USAGE ON SCHEMA helpim TO helpim_webapp;
+-- the list of the statuses, which the notifications name
+GRANT SELECT ON helpim.statuses TO helpim_webapp;
+GRANT EXECUTE ON FUNCTION helpim.status_open(text) TO helpim_webapp;
 GRANT EXECUTE ON FUNCTION helpim.claim_staff_room(text, integer, integer),
 	helpim.claim_client_room(text), helpim.request_close(text, text),
 	helpim.enqueue_client(text, integer), helpim.client_room(text),

@@ -119,3 +119,22 @@ db_fail(PGconn *conn, PGresult *res, const char *hint)
 {
 	db_exit(conn, res, db_exitcode(conn, res), hint);
 }
+
+/*
+ * The statuses of the ended rooms (not open in helpim.statuses) as an array
+ * literal, for "status <> ALL ($n::text[])": a parameter, unlike a subquery,
+ * is known to the planner, so the partial indexes of the open rooms serve.
+ */
+void
+db_ended(PGconn *conn, char *buf, size_t size)
+{
+	PGresult *res;
+
+	res = PQexec(conn, "SELECT coalesce(array_agg(name ORDER BY ord), "
+	    "'{}')::text FROM helpim.statuses WHERE NOT open");
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		db_fail(conn, res, NULL);
+	if (strlcpy(buf, PQgetvalue(res, 0, 0), size) >= size)
+		log_errx(EXIT_PERM, "helpim.statuses: too many ended statuses");
+	PQclear(res);
+}

@@ -15,5 +15,6 @@ void		 db_exit(struct pg_conn *, struct pg_result *, int,
 void		 db_fail(struct pg_conn *, struct pg_result *, const char *)
 		    __attribute__((__noreturn__));
 struct pg_conn	*db_open(const char *);
+void		 db_ended(struct pg_conn *, char *, size_t);
 
 #endif

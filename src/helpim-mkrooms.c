@@ -758,7 +758,8 @@ db_exec(const char *sql, int n, const char *const *p, ExecStatusType want)
 static long
 db_count(long want)
 {
-	const char *p[1] = { c.instance };
+	const char *p[2] = { c.instance, NULL };
+	char ended[1024];
 	PGresult *res;
 	long avail, open, room;
 
@@ -771,9 +772,11 @@ db_count(long want)
 		    "'helpim-mkrooms ' || $1, 0))", 1, p, PGRES_TUPLES_OK));
 	}
 	PQclear(res);
+	db_ended(db, ended, sizeof(ended));
+	p[1] = ended;
 	res = db_exec("SELECT count(*) FILTER (WHERE status = 'available'), "
 	    "count(*) FROM helpim.rooms WHERE instance = $1 "
-	    "AND status NOT IN ('closed', 'lost')", 1, p, PGRES_TUPLES_OK);
+	    "AND status <> ALL ($2::text[])", 2, p, PGRES_TUPLES_OK);
 	avail = strtol(PQgetvalue(res, 0, 0), NULL, 10);
 	open = strtol(PQgetvalue(res, 0, 1), NULL, 10);
 	PQclear(res);

@@ -22,7 +22,8 @@
 #include "line.h"
 #include "log.h"
 
-#define OPEN	"status NOT IN ('closed', 'lost')"
+/* an open room: $n is ended[], the statuses that are not open */
+#define OPEN(n)	"status <> ALL ($" #n "::text[])"
 #define LOCK_KEY	"7244"	/* with hashtext(instance): one pipeline */
 #define LOCK_TRIES	25	/* every 0.2 s: a predecessor's session ends */
 
@@ -36,6 +37,7 @@ static struct conf	 conf;
 static struct seen	*seen;
 static char		 sessname[320];	/* helpim-rooms PID@HOST */
 static char		 epoch[32];	/* of the instance's lease we hold */
+static char		 ended[1024];	/* of helpim.statuses: db_ended() */
 static size_t		 nseen;
 static volatile sig_atomic_t quit;
 
@@ -191,8 +193,8 @@ feed(int remember)
 	int i, n;
 
 	res = query("SELECT " ROOMCOLS " FROM helpim.rooms "
-	    "WHERE instance = $1 AND " OPEN " ORDER BY id", 1, conf.instance,
-	    NULL);
+	    "WHERE instance = $1 AND " OPEN(2) " ORDER BY id", 2, conf.instance,
+	    ended);
 	n = PQntuples(res);
 	if (remember && n > 0 &&
 	    (seen = reallocarray(NULL, n, sizeof(*seen))) == NULL)
@@ -231,18 +233,19 @@ notified(const char *payload)
 		if (lookup(jid) != NULL)
 			return;		/* listed already */
 		/* a new room, or one adopted from a dead instance */
-		res = query("SELECT " ROOMCOLS " FROM helpim.rooms "
-		    "WHERE jid = $1 AND instance = $2 AND " OPEN, 2, jid,
-		    conf.instance);
+		res = query3("SELECT " ROOMCOLS " FROM helpim.rooms "
+		    "WHERE jid = $1 AND instance = $2 AND " OPEN(3), 3, jid,
+		    conf.instance, ended);
 		if (PQntuples(res) == 1)
 			roomlines(res, 0);
 		wipe(res, 2);
 		wipe(res, 7);
 	} else if (strncmp(payload, "rekey ", 6) == 0) {
 		jid = payload + 6;
-		res = query("SELECT new_password FROM helpim.rooms "
-		    "WHERE jid = $1 AND instance = $2 AND " OPEN
-		    " AND new_password IS NOT NULL", 2, jid, conf.instance);
+		res = query3("SELECT new_password FROM helpim.rooms "
+		    "WHERE jid = $1 AND instance = $2 AND " OPEN(3)
+		    " AND new_password IS NOT NULL", 3, jid, conf.instance,
+		    ended);
 		if (PQntuples(res) == 1) {
 			f[0] = PQgetvalue(res, 0, 0);
 			feedline("rekey", jid, 1, 1, f);
@@ -250,11 +253,11 @@ notified(const char *payload)
 		wipe(res, 0);
 	} else if (strncmp(payload, "close ", 6) == 0) {
 		jid = payload + 6;
-		res = query("SELECT coalesce(close_reason, ''), "
+		res = query3("SELECT coalesce(close_reason, ''), "
 		    "close_requested_at::text FROM helpim.rooms "
-		    "WHERE jid = $1 AND instance = $2 AND " OPEN
-		    " AND close_requested_at IS NOT NULL", 2, jid,
-		    conf.instance);
+		    "WHERE jid = $1 AND instance = $2 AND " OPEN(3)
+		    " AND close_requested_at IS NOT NULL", 3, jid,
+		    conf.instance, ended);
 		if (PQntuples(res) == 1 && ((s = lookup(jid)) == NULL ||
 		    s->closeat == NULL ||
 		    strcmp(s->closeat, PQgetvalue(res, 0, 1)) != 0)) {
@@ -438,8 +441,8 @@ table(void)
 	    "greatest(extract(epoch FROM now() - created_at), 0)::bigint, chatters, "
 	    "coalesce(staff_nick, '-'), coalesce(client_nick, '-'), "
 	    "close_requested_at IS NOT NULL FROM helpim.rooms "
-	    "WHERE instance = $1 AND " OPEN " ORDER BY id", 1, conf.instance,
-	    NULL);
+	    "WHERE instance = $1 AND " OPEN(2) " ORDER BY id", 2, conf.instance,
+	    ended);
 	n = PQntuples(res);
 	printf("%-32s %-14s %6s %6s %8s %-12s %s\n", "ROOM", "STATUS", "SINCE",
 	    "AGE", "CHATTERS", "STAFF", "CLIENT");
@@ -457,33 +460,32 @@ table(void)
 	out();
 }
 
-/* The numbers of -s and -m, in the order of keys[]. */
+/* The rooms of each status of helpim.statuses, in their order: name, count. */
+static PGresult *
+bystatus(void)
+{
+	return query("SELECT s.name, count(r.id) FROM helpim.statuses AS s "
+	    "LEFT JOIN helpim.rooms AS r ON r.status = s.name AND "
+	    "r.instance = $1 GROUP BY s.name ORDER BY s.ord", 1, conf.instance,
+	    NULL);
+}
+
+/* The other numbers of -S and -m, in the order of keys[]. */
 static const char *keys[] = {
-	"rooms_available", "rooms_staff_claimed", "rooms_staff_waiting",
-	"rooms_client_claimed", "rooms_chatting", "rooms_closing",
-	"rooms_closed", "rooms_lost", "rooms_open", "pool_free", "chats",
-	"close_pending", "staff_wait_max", "events", "anomalies", "restarts",
+	"rooms_open", "pool_free", "chats", "close_pending", "staff_wait_max",
+	"events", "anomalies", "restarts",
 };
-enum { K_STATUS = 0, K_OPEN = 8, K_POOL, K_CHATS, K_CLOSE, K_WAIT, K_EVENTS,
-    K_ANOMALIES, K_RESTARTS, K_N };
+enum { K_OPEN, K_POOL, K_CHATS, K_CLOSE, K_WAIT, K_EVENTS, K_ANOMALIES,
+    K_RESTARTS, K_N };
 
 static PGresult *
 stats(void)
 {
-	return query("SELECT "
-	    "count(*) FILTER (WHERE status = 'available'), "
-	    "count(*) FILTER (WHERE status = 'staff_claimed'), "
-	    "count(*) FILTER (WHERE status = 'staff_waiting'), "
-	    "count(*) FILTER (WHERE status = 'client_claimed'), "
-	    "count(*) FILTER (WHERE status = 'chatting'), "
-	    "count(*) FILTER (WHERE status = 'closing'), "
-	    "count(*) FILTER (WHERE status = 'closed'), "
-	    "count(*) FILTER (WHERE status = 'lost'), "
-	    "count(*) FILTER (WHERE " OPEN "), "
+	return query("SELECT count(*), "
 	    "count(*) FILTER (WHERE status = 'available' AND "
 	    "close_requested_at IS NULL), "
 	    "count(*) FILTER (WHERE status = 'chatting'), "
-	    "count(*) FILTER (WHERE " OPEN " AND close_requested_at IS NOT NULL), "
+	    "count(*) FILTER (WHERE close_requested_at IS NOT NULL), "
 	    "coalesce(max(extract(epoch FROM now() - staff_joined_at)) "
 	    "FILTER (WHERE status = 'staff_waiting'), 0)::bigint, "
 	    /* events of unknown rooms belong to no instance: counted by all */
@@ -495,7 +497,8 @@ stats(void)
 	    "(SELECT id FROM helpim.rooms WHERE instance = $1) OR "
 	    "e.room_id IS NULL)), "
 	    "(SELECT count(*) FROM helpim.restarts WHERE instance = $1) "
-	    "FROM helpim.rooms WHERE instance = $1", 1, conf.instance, NULL);
+	    "FROM helpim.rooms WHERE instance = $1 AND " OPEN(2), 2,
+	    conf.instance, ended);
 }
 
 /* Every instance's lease: name, epoch, seconds left, holder, adopter. */
@@ -527,6 +530,11 @@ summary(void)
 	PGresult *res;
 	int i;
 
+	res = bystatus();
+	for (i = 0; i < PQntuples(res); i++)
+		printf("rooms_%s=%s\n", PQgetvalue(res, i, 0),
+		    PQgetvalue(res, i, 1));
+	PQclear(res);
 	res = stats();
 	for (i = 0; i < K_N; i++)
 		printf("%s=%s\n", keys[i], PQgetvalue(res, 0, i));
@@ -561,16 +569,18 @@ metrics(void)
 	int i;
 
 	label(inst, sizeof(inst), conf.instance);
-	res = stats();
-	for (i = K_STATUS; i < K_OPEN; i++) {
+	res = bystatus();
+	for (i = 0; i < PQntuples(res); i++) {
 		snprintf(l, sizeof(l), "instance=\"%s\",status=\"%s\"", inst,
-		    keys[i] + 6);
-		metric("rooms", i == K_STATUS ? "gauge" : NULL,
-		    "Rooms by status; closed and lost ones are history.", l,
-		    PQgetvalue(res, 0, i));
+		    PQgetvalue(res, i, 0));
+		metric("rooms", i == 0 ? "gauge" : NULL,
+		    "Rooms by status; those not open are history.", l,
+		    PQgetvalue(res, i, 1));
 	}
+	PQclear(res);
+	res = stats();
 	snprintf(l, sizeof(l), "instance=\"%s\"", inst);
-	metric("rooms_open", "gauge", "Rooms neither closed nor lost.", l,
+	metric("rooms_open", "gauge", "Rooms of an open status.", l,
 	    PQgetvalue(res, 0, K_OPEN));
 	metric("pool_free", "gauge",
 	    "Available rooms without a close request.", l,
@@ -652,6 +662,7 @@ main(int argc, char *argv[])
 	db = db_open(conf.db);
 	if (PQstatus(db) != CONNECTION_OK)
 		dbfail(NULL);
+	db_ended(db, ended, sizeof(ended));
 	/* the lease's holder, as pg_stat_activity names it */
 	if ((name = PQparameterStatus(db, "application_name")) != NULL)
 		strlcpy(sessname, name, sizeof(sessname));

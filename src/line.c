@@ -281,6 +281,19 @@ valid_time(const char *s)
 	    tm.tm_min == back.tm_min && tm.tm_sec == back.tm_sec ? 0 : -1;
 }
 
+/*
+ * A status is a name of helpim.statuses: the database judges which, the
+ * line only says it looks like one.
+ */
+static int
+status_name(const char *s)
+{
+	size_t n;
+
+	n = strspn(s, "abcdefghijklmnopqrstuvwxyz_");
+	return n > 0 && n <= STATUS_MAX && s[n] == '\0' ? 0 : -1;
+}
+
 /* Decodes a free-text field; an empty one gives NULL when allowed. */
 static int
 text(char *s, char **out, int empty)
@@ -299,10 +312,7 @@ text(char *s, char **out, int empty)
 const char *
 line_feed(char *s, struct feed *fd)
 {
-	static const char *statuses[] = { "available", "staff_claimed",
-	    "staff_waiting", "client_claimed", "chatting", "closing" };
 	static char why[80];
-	size_t i;
 	int nf;
 
 	memset(fd, 0, sizeof(*fd));
@@ -334,10 +344,7 @@ line_feed(char *s, struct feed *fd)
 		return NULL;
 	}
 	fd->status = field(&s);
-	for (i = 0; i < sizeof(statuses) / sizeof(statuses[0]); i++)
-		if (strcmp(fd->status, statuses[i]) == 0)
-			break;
-	if (i == sizeof(statuses) / sizeof(statuses[0])) {
+	if (status_name(fd->status) == -1) {
 		snprintf(why, sizeof(why), "bad status '%.40s'", fd->status);
 		return why;
 	}

@@ -32,6 +32,7 @@ void	 line_lower(char *);
 int	 line_count(const char *, int *);
 
 /* One feed line, split and checked in place; pointers into the line. */
+#define STATUS_MAX	32	/* bytes of a status name, as in helpim.statuses */
 #define FEED_NAMED	2	/* at most: the staff member and the client */
 struct feed {
 	char	*verb;		/* "watch", "rekey" or "close" */

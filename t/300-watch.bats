@@ -325,7 +325,7 @@ events() {
 	feed 'frobnicate|x'
 	feed 'watch|mf@rooms.localhost|available'
 	feed 'watch|not-a-jid|available|pw'
-	feed 'watch|mf@rooms.localhost|weird|pw-m'
+	feed 'watch|mf@rooms.localhost|Weird|pw-m'
 	feed 'watch|mf@rooms.localhost|available|bad%zz'
 	feed 'close|mf@rooms.localhost'
 	feed ''
@@ -337,7 +337,7 @@ events() {
 	assert_line "helpim-watch: warning: line 2: unknown verb 'frobnicate', skipped"
 	assert_line "helpim-watch: warning: line 3: watch: wrong number of fields, skipped"
 	assert_line "helpim-watch: warning: line 4: bad room JID, skipped"
-	assert_line "helpim-watch: warning: line 5: bad status 'weird', skipped"
+	assert_line "helpim-watch: warning: line 5: bad status 'Weird', skipped"
 	assert_line "helpim-watch: warning: line 6: bad password, skipped"
 	assert_line "helpim-watch: warning: line 7: close: wrong number of fields, skipped"
 	assert_line "helpim-watch: warning: line 8: unknown verb '', skipped"

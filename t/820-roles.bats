@@ -52,6 +52,17 @@ as() {
 	assert_output t
 }
 
+@test "the webapp's role reads the statuses, and may not change them" {
+	run -0 as web1 -c "SELECT string_agg(name, ' ' ORDER BY ord) FROM helpim.statuses WHERE NOT open"
+	assert_output "closed lost"
+	run -0 as web1 -c "SELECT helpim.status_open('chatting')"
+	assert_output t
+	run -1 as web1 -c "DELETE FROM helpim.statuses"
+	assert_output --partial "permission denied"
+	run -1 as bot1 -c "INSERT INTO helpim.statuses VALUES ('x', true, 99, 'x')"
+	assert_output --partial "permission denied"
+}
+
 @test "the webapp's role reads and changes no row by itself" {
 	run -1 as web1 -c "SELECT password FROM helpim.rooms"
 	assert_output --partial "permission denied"

@@ -74,6 +74,15 @@ sql() {
 	psql -X -A -t -q -v ON_ERROR_STOP=1 -c "$1"
 }
 
+# the number of the last migration in sql/, the schema version it records
+last_migration() {
+	local f
+	for f in "$top"/sql/[0-9][0-9][0-9]-*.sql; do
+		f=${f##*/}
+	done
+	echo "$((10#${f%%-*}))"
+}
+
 # wait_until SECONDS CMD...: retry CMD every 0.1 s until it succeeds.
 # HELPIM_SLOW: a factor for slow runs (valgrind).
 wait_until() {
@@ -170,7 +179,7 @@ run_start() {
 # all_seen TIME: every open room of the instance was seen (a snapshot)
 # since TIME
 all_seen() {
-	[ "$(sql "SELECT count(*) FROM helpim.rooms WHERE status NOT IN ('closed', 'lost')
+	[ "$(sql "SELECT count(*) FROM helpim.rooms WHERE helpim.status_open(status)
 		AND instance = '$(helpim-conf instance)'
 		AND (seen_at IS NULL OR seen_at < '$1')")" -eq 0 ]
 }

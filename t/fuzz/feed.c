@@ -29,6 +29,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (strcmp(fd.verb, "watch") == 0 && (fd.status == NULL ||
 		    fd.nnamed < 0 || fd.nnamed > FEED_NAMED))
 			abort();
+		if (fd.status != NULL && (*fd.status == '\0' ||
+		    strlen(fd.status) > STATUS_MAX || fd.status[strspn(fd.status,
+		    "abcdefghijklmnopqrstuvwxyz_")] != '\0'))
+			abort();
 		for (i = 0; i < fd.nnamed; i++)
 			if (fd.named[i] == NULL || *fd.named[i] == '\0')
 				abort();
