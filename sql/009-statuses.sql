@@ -50,4 +50,20 @@ $$;
 -- A test (t/425-statuses.bats) checks that the literal lists of the indexes
 -- and triggers name exactly the statuses that are not open.
 
+-- The programs read the table at start-up: where the roles of
+-- etc/postgresql-roles.sql exist, an upgrade gives them the right at once,
+-- so that the bot does not stop until the roles file runs again.
+DO $$
+BEGIN
+	IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'helpim_bot') THEN
+		GRANT SELECT ON helpim.statuses TO helpim_bot;
+	END IF;
+	IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'helpim_webapp') THEN
+		GRANT SELECT ON helpim.statuses TO helpim_webapp;
+		GRANT EXECUTE ON FUNCTION helpim.status_open(text)
+			TO helpim_webapp;
+	END IF;
+END
+$$;
+
 INSERT INTO helpim.schema_version (version) VALUES (9);

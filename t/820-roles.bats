@@ -26,6 +26,19 @@ as() {
 	run -0 psql -XAtq -v ON_ERROR_STOP=1 -f "$top/etc/postgresql-roles.sql"
 }
 
+@test "an upgrade to schema 9 lets the roles read the statuses before the roles file runs again" {
+	sql "CREATE DATABASE upgraded"
+	sed 's/dbname=helpim/dbname=upgraded/' "$BATS_FILE_TMPDIR/bot.conf" |
+		sed 's/user=bot1/user=postgres/' >"$BATS_FILE_TMPDIR/up.conf"
+	chmod 600 "$BATS_FILE_TMPDIR/up.conf"
+	run -0 helpim-initdb -f "$BATS_FILE_TMPDIR/up.conf"
+	run -0 psql -XAtq -d upgraded -c "SELECT has_table_privilege('helpim_bot', 'helpim.statuses', 'SELECT'),
+		has_table_privilege('helpim_webapp', 'helpim.statuses', 'SELECT'),
+		has_table_privilege('helpim_webapp', 'helpim.rooms', 'SELECT')"
+	assert_output "t|t|f"
+	sql "DROP DATABASE upgraded"
+}
+
 @test "the bot's role runs helpim-mkrooms, helpim-rooms and the pipeline" {
 	run -0 helpim-mkrooms -N 2
 	run -0 helpim-rooms -S
