@@ -41,7 +41,6 @@
 #define SETTLE		500		/* ms online before joining: time for
 					   a running watcher to say so */
 
-enum state { JOINING, IN, CLOSING };
 /* the new password of a room whose claim expired */
 enum rekey { REKEY_NONE, REKEY_SENT, REKEY_WAIT, REKEY_FAILED };
 
@@ -72,6 +71,87 @@ struct room {
 	unsigned char	 rekey;		/* REKEY_* */
 	unsigned short	 sfx;		/* nick-sfx; 0: the plain nick */
 };
+
+/*
+ * A room's life: every legal move is in moves[][], the state that an input
+ * takes the room to and what is done on the way.  An input without a move
+ * is ignored.  Occupants come and go within IN (occupant_presence).
+ */
+enum state { JOINING, IN, CLOSING, GONE };
+enum input {
+	JOIN_OK,	/* our presence in the room: we are in */
+	JOIN_NEW,	/* the same, but the room had vanished: a new one */
+	JOIN_TAKEN,	/* join refused: the nick is taken */
+	JOIN_OLDPASS,	/* refused: the room has its new password already */
+	JOIN_BUSY,	/* refused for now */
+	JOIN_REFUSED,	/* refused for good */
+	LEFT,		/* we are out: kicked, banned, the room destroyed */
+	CLOSE,		/* the feed closes the room */
+	DUE,		/* r->due came */
+	REKEY,		/* a new password to set */
+	REKEY_OK, REKEY_BUSY, REKEY_REFUSED,	/* its answer */
+	DESTROY_OK, DESTROY_BUSY, DESTROY_REFUSED, /* our destroy's */
+	NINPUTS
+};
+static const char *const statename[] = { "joining", "in", "closing",
+	"gone" };
+static const char *const inputname[] = { "join-ok", "join-new",
+	"join-taken", "join-oldpass", "join-busy", "join-refused", "left",
+	"close", "due", "rekey", "rekey-ok", "rekey-busy", "rekey-refused",
+	"destroy-ok", "destroy-busy", "destroy-refused" };
+
+typedef void action(struct room *, const char *);
+static action joined, recreated, nick_taken, new_password, join_later,
+    join_again, gone, keep_reason, close_room, close_empty, rekey, rekeyed,
+    rekey_later, rekey_refused, destroyed, destroy_later, destroy_again,
+    nothing;
+
+static const struct move {
+	unsigned char	 next;
+	action		*act;
+} moves[][NINPUTS] = {
+	[JOINING] = {
+		[JOIN_OK] =		{ IN, joined },
+		[JOIN_NEW] =		{ GONE, recreated },
+		[JOIN_TAKEN] =		{ JOINING, nick_taken },
+		[JOIN_OLDPASS] =	{ JOINING, new_password },
+		[JOIN_BUSY] =		{ JOINING, join_later },
+		[JOIN_REFUSED] =	{ GONE, gone },
+		[LEFT] =		{ GONE, gone },
+		[CLOSE] =		{ JOINING, keep_reason }, /* once in */
+		[DUE] =			{ JOINING, join_again },
+		[REKEY] =		{ JOINING, nothing },	/* once in */
+	},
+	[IN] = {
+		[LEFT] =		{ GONE, gone },
+		[CLOSE] =		{ CLOSING, close_room },
+		[DUE] =			{ CLOSING, close_empty },
+		[REKEY] =		{ IN, rekey },
+		[REKEY_OK] =		{ IN, rekeyed },
+		[REKEY_BUSY] =		{ IN, rekey_later },
+		[REKEY_REFUSED] =	{ IN, rekey_refused },
+	},
+	[CLOSING] = {	/* our presence leaving is ours: the answer counts */
+		[DUE] =			{ CLOSING, destroy_again },
+		[DESTROY_OK] =		{ GONE, destroyed },
+		[DESTROY_BUSY] =	{ CLOSING, destroy_later },
+		[DESTROY_REFUSED] =	{ GONE, gone },
+	},
+};
+
+static void
+step(struct room *r, enum input in, const char *arg)
+{
+	const struct move *m = &moves[r->state][in];
+
+	if (m->act == NULL) {
+		log_debug("%s: %s while %s: ignored", r->jid, inputname[in],
+		    statename[r->state]);
+		return;
+	}
+	r->state = m->next;
+	m->act(r, arg);
+}
 
 static struct conf conf;
 static xmpp_ctx_t *ctx;
@@ -425,13 +505,42 @@ join(struct room *r)
 	    r->waits : 2)));
 }
 
+static void
+join_again(struct room *r, const char *unused)
+{
+	(void)unused;
+	if (r->waits < UCHAR_MAX)
+		r->waits++;
+	log_debug("%s: join unanswered, sent again", r->jid);
+	join(r);
+}
+
+static void
+join_later(struct room *r, const char *condition)
+{
+	log_warnx("%s: join refused for now (%s); trying again", r->jid,
+	    condition);
+	set_due(r, backoff(r));
+}
+
+/* A claim expired and the room's new password was set already. */
+static void
+new_password(struct room *r, const char *unused)
+{
+	(void)unused;
+	freesecret(&r->pass);
+	r->pass = xstrdup(r->newpass);
+	join(r);
+}
+
 /* The room's new password, in its configuration form: only that field. */
 static void
-rekey(struct room *r)
+rekey(struct room *r, const char *unused)
 {
 	xmpp_stanza_t *iq, *q, *x, *f;
 	char id[4096];
 
+	(void)unused;
 	snprintf(id, sizeof(id), REKEY_ID "%s", r->jid);
 	iq = xmpp_iq_new(ctx, "set", id);
 	xmpp_stanza_set_to(iq, r->jid);
@@ -502,19 +611,22 @@ destroy(struct room *r, const char *reason)
 	send_release(iq);
 }
 
+static void
+keep_reason(struct room *r, const char *reason)
+{
+	if (r->reason != reason) {
+		free(r->reason);
+		r->reason = xstrdup(reason);
+	}
+}
+
 /* Close: kick the chatters with the reason, then destroy the room. */
 static void
 close_room(struct room *r, const char *reason)
 {
 	int i;
 
-	if (r->reason != reason) {
-		free(r->reason);
-		r->reason = xstrdup(reason);
-	}
-	if (r->state == JOINING)
-		return;		/* done once joined */
-	r->state = CLOSING;
+	keep_reason(r, reason);
 	r->due = 0;
 	for (i = 0; i < r->nocc; i++)
 		kick(r, r->occ[i].nick, reason);
@@ -522,10 +634,46 @@ close_room(struct room *r, const char *reason)
 }
 
 static void
+close_empty(struct room *r, const char *unused)
+{
+	(void)unused;
+	close_room(r, EMPTY_REASON);
+}
+
+static void
+destroy_again(struct room *r, const char *unused)
+{
+	(void)unused;
+	destroy(r, r->reason);
+}
+
+static void
+destroy_later(struct room *r, const char *condition)
+{
+	log_warnx("%s: cannot destroy the room for now (%s); trying again",
+	    r->jid, condition);
+	set_due(r, backoff(r));
+}
+
+static void
+destroyed(struct room *r, const char *unused)
+{
+	(void)unused;
+	emit("destroyed", r, 0, 1, r->reason);
+	room_del(r);
+}
+
+static void
 gone(struct room *r, const char *why)
 {
 	emit("gone", r, 0, 1, why);
 	room_del(r);
+}
+
+static void
+nothing(struct room *r, const char *unused)
+{
+	(void)r, (void)unused;
 }
 
 static const char *
@@ -587,19 +735,29 @@ static void
 self_presence(struct room *r, xmpp_stanza_t *st, xmpp_stanza_t *x,
     const char *nick, int unavailable)
 {
+	if (unavailable && st_has_code(x, "332"))
+		return;		/* the server goes: we follow */
+	if (unavailable)
+		step(r, LEFT, xmpp_stanza_get_child_by_name(x, "destroy") !=
+		    NULL ? "destroyed" : cause(st, x));
+	else
+		step(r, st_has_code(x, "201") ? JOIN_NEW : JOIN_OK, nick);
+}
+
+/* It had vanished; our join just made a new, locked one. */
+static void
+recreated(struct room *r, const char *unused)
+{
+	(void)unused;
+	destroy(r, "recreated");
+	gone(r, "recreated");
+}
+
+static void
+joined(struct room *r, const char *nick)
+{
 	int i;
 
-	if (unavailable) {
-		if (leaving || r->state == CLOSING || st_has_code(x, "332"))
-			return;	/* ours; or the server goes: we follow */
-		if (xmpp_stanza_get_child_by_name(x, "destroy") != NULL)
-			gone(r, "destroyed");
-		else
-			gone(r, cause(st, x));
-		return;
-	}
-	if (r->state != JOINING)
-		return;
 	freesecret(&r->pass);
 	r->due = 0;
 	r->backoff = 0;
@@ -607,14 +765,6 @@ self_presence(struct room *r, xmpp_stanza_t *st, xmpp_stanza_t *x,
 	/* the server may have changed our nick (210) */
 	free(r->self);
 	r->self = xstrdup(nick);
-	if (st_has_code(x, "201")) {
-		/* it had vanished; our join just made a new, locked one */
-		r->state = CLOSING;
-		destroy(r, "recreated");
-		gone(r, "recreated");
-		return;
-	}
-	r->state = IN;
 	trim(r);
 	if (chatters(r) == 1 && r->named[0] == NULL)
 		for (i = 0; i < r->nocc; i++)
@@ -626,9 +776,9 @@ self_presence(struct room *r, xmpp_stanza_t *st, xmpp_stanza_t *x,
 			emit("kick", r, chatters(r), 2, r->occ[i].nick,
 			    FULL_REASON);
 	if (r->newpass != NULL)
-		rekey(r);
+		rekey(r, NULL);
 	if (r->reason != NULL)
-		close_room(r, r->reason);
+		step(r, CLOSE, r->reason);
 	else if (chatters(r) == 0 && r->had)
 		set_due(r, clock_ms() + conf.grace);
 }
@@ -719,8 +869,9 @@ occupant_presence(struct room *r, xmpp_stanza_t *st, xmpp_stanza_t *x,
  * is not given up: it stays unsupervised, so say so, and try again later.
  */
 static void
-nick_taken(struct room *r)
+nick_taken(struct room *r, const char *unused)
 {
+	(void)unused;
 	if (++r->tries < NICK_TRIES) {
 		r->sfx = r->tries == 1 ? 2 : 100 + arc4random_uniform(65436);
 		join(r);
@@ -804,6 +955,19 @@ is_self(struct room *r, const char *nick, xmpp_stanza_t *x)
 	return mine && xmpp_stanza_get_child_by_name(x, "destroy") != NULL;
 }
 
+static enum input
+join_error(struct room *r, xmpp_stanza_t *st)
+{
+	const char *c = st_condition(st);
+
+	if (strcmp(c, "conflict") == 0)
+		return JOIN_TAKEN;
+	if (strcmp(c, "not-authorized") == 0 && r->pass != NULL &&
+	    r->newpass != NULL && strcmp(r->pass, r->newpass) != 0)
+		return JOIN_OLDPASS;
+	return temporary(st) ? JOIN_BUSY : JOIN_REFUSED;
+}
+
 static int
 on_presence(xmpp_conn_t *c, xmpp_stanza_t *st, void *arg)
 {
@@ -828,29 +992,10 @@ on_presence(xmpp_conn_t *c, xmpp_stanza_t *st, void *arg)
 	if ((r = room_find(room)) == NULL)
 		return 1;
 	type = xmpp_stanza_get_type(st);
+	/* never answered: an error into a room gets us kicked */
 	if (type != NULL && strcmp(type, "error") == 0) {
-		/* never answered: an error into a room gets us kicked */
-		if (r->state != JOINING || strcmp(nick, botnick(r)) != 0)
-			return 1;
-		if (strcmp(st_condition(st), "conflict") == 0) {
-			nick_taken(r);
-			return 1;
-		}
-		/* a claim expired and its new password was set already */
-		if (strcmp(st_condition(st), "not-authorized") == 0 &&
-		    r->newpass != NULL && strcmp(r->pass, r->newpass) != 0) {
-			freesecret(&r->pass);
-			r->pass = xstrdup(r->newpass);
-			join(r);
-			return 1;
-		}
-		if (temporary(st)) {
-			log_warnx("%s: join refused for now (%s); trying again",
-			    r->jid, st_condition(st));
-			set_due(r, backoff(r));
-			return 1;
-		}
-		gone(r, st_condition(st));
+		if (strcmp(nick, botnick(r)) == 0)
+			step(r, join_error(r, st), st_condition(st));
 		return 1;
 	}
 	if ((x = xmpp_stanza_get_child_by_name_and_ns(st, "x",
@@ -899,23 +1044,40 @@ kick_failed(xmpp_stanza_t *st, const char *what)
  * handed out, opens it no more, and it may be handed out again.
  */
 static void
-rekeyed(struct room *r, xmpp_stanza_t *st, const char *type)
+rekeyed(struct room *r, const char *unused)
 {
-	if (strcmp(type, "result") == 0) {
-		r->rekey = REKEY_NONE;
-		freesecret(&r->newpass);
-		emit("rekeyed", r, chatters(r), 0);
-	} else if (strcmp(type, "error") == 0 && temporary(st)) {
-		r->rekey = REKEY_WAIT;
-		log_warnx("%s: cannot set the new password for now (%s); "
-		    "trying again", r->jid, st_condition(st));
-		set_timer(&r->retry, backoff(r));
-	} else if (strcmp(type, "error") == 0) {
-		/* the room stays out of the claims: safe, and said */
-		r->rekey = REKEY_FAILED;
-		log_errorx("%s: cannot set the new password (%s); the room "
-		    "is not handed out again", r->jid, st_condition(st));
-	}
+	(void)unused;
+	r->rekey = REKEY_NONE;
+	freesecret(&r->newpass);
+	emit("rekeyed", r, chatters(r), 0);
+}
+
+static void
+rekey_later(struct room *r, const char *condition)
+{
+	r->rekey = REKEY_WAIT;
+	log_warnx("%s: cannot set the new password for now (%s); trying again",
+	    r->jid, condition);
+	set_timer(&r->retry, backoff(r));
+}
+
+/* The room stays out of the claims: safe, and said. */
+static void
+rekey_refused(struct room *r, const char *condition)
+{
+	r->rekey = REKEY_FAILED;
+	log_errorx("%s: cannot set the new password (%s); the room is not "
+	    "handed out again", r->jid, condition);
+}
+
+/* An iq's answer: OK, then for the errors BUSY and REFUSED, in that order. */
+static void
+answer(struct room *r, enum input ok, xmpp_stanza_t *st, const char *type)
+{
+	if (strcmp(type, "result") == 0)
+		step(r, ok, NULL);
+	else if (strcmp(type, "error") == 0)
+		step(r, ok + (temporary(st) ? 1 : 2), st_condition(st));
 }
 
 /* Answers to our own iqs only; requests from others are never answered. */
@@ -950,24 +1112,14 @@ on_iq(xmpp_conn_t *c, xmpp_stanza_t *st, void *arg)
 	if (strncmp(id, REKEY_ID, strlen(REKEY_ID)) == 0) {
 		if (strcasecmp(id + strlen(REKEY_ID), from) == 0 &&
 		    (r = room_find(id + strlen(REKEY_ID))) != NULL &&
-		    r->state == IN && r->rekey == REKEY_SENT)
-			rekeyed(r, st, type);
+		    r->rekey == REKEY_SENT)
+			answer(r, REKEY_OK, st, type);
 		return 1;
 	}
-	if (strncmp(id, DESTROY_ID, strlen(DESTROY_ID)) != 0 ||
-	    strcasecmp(id + strlen(DESTROY_ID), from) != 0 ||
-	    (r = room_find(id + strlen(DESTROY_ID))) == NULL ||
-	    r->state != CLOSING)
-		return 1;
-	if (strcmp(type, "result") == 0) {
-		emit("destroyed", r, 0, 1, r->reason);
-		room_del(r);
-	} else if (strcmp(type, "error") == 0 && temporary(st)) {
-		log_warnx("%s: cannot destroy the room for now (%s); trying "
-		    "again", r->jid, st_condition(st));
-		set_due(r, backoff(r));
-	} else if (strcmp(type, "error") == 0)
-		gone(r, st_condition(st));
+	if (strncmp(id, DESTROY_ID, strlen(DESTROY_ID)) == 0 &&
+	    strcasecmp(id + strlen(DESTROY_ID), from) == 0 &&
+	    (r = room_find(id + strlen(DESTROY_ID))) != NULL)
+		answer(r, DESTROY_OK, st, type);
 	return 1;
 }
 
@@ -1006,10 +1158,9 @@ feed(char *line, unsigned long lineno)
 	else if (fd.password != NULL) {
 		freesecret(&r->newpass);
 		r->newpass = xstrdup(fd.password);
-		if (r->state == IN)
-			rekey(r);
-	} else if (r->state != CLOSING)
-		close_room(r, fd.reason);
+		step(r, REKEY, NULL);
+	} else
+		step(r, CLOSE, fd.reason);
 	/* the password, or what is left of it in a refused line */
 	explicit_bzero(line, len);
 }
@@ -1025,27 +1176,15 @@ fire_due(void)
 		r = rooms[i];
 		if (r->retry != 0 && r->retry <= now) {
 			r->retry = 0;
-			if (r->state == IN && r->rekey == REKEY_WAIT)
-				rekey(r);
+			if (r->rekey == REKEY_WAIT)
+				step(r, REKEY, NULL);
 		}
 		if (r->retry != 0 && (next == 0 || r->retry < next))
 			next = r->retry;
-		if (r->due == 0)
-			continue;
-		if (r->due <= now && r->state == IN && chatters(r) == 0) {
+		if (r->due != 0 && r->due <= now) {
 			r->due = 0;
-			close_room(r, EMPTY_REASON);
-		} else if (r->due <= now && r->state == JOINING) {
-			r->due = 0;
-			if (r->waits < UCHAR_MAX)
-				r->waits++;
-			log_debug("%s: join unanswered, sent again", r->jid);
-			join(r);
-		} else if (r->due <= now && r->state == CLOSING) {
-			r->due = 0;
-			destroy(r, r->reason);
-		} else if (r->due <= now)
-			r->due = 0;
+			step(r, DUE, NULL);
+		}
 		if (r->due != 0 && (next == 0 || r->due < next))
 			next = r->due;
 	}
