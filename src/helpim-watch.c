@@ -3,6 +3,8 @@
  * MUC rooms as the bot and writes event lines on stdout.
  */
 
+#include <sys/tree.h>
+
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
@@ -52,7 +54,9 @@ struct occ {
 
 /* Small on purpose: there may be thousands. */
 struct room {
-	char		*jid;		/* bare, lower case: the key */
+	RB_ENTRY(room)	 entry;
+	const char	*jid;		/* bare, lower case: the key; stored
+					   after the room */
 	char		*pass;		/* until joined */
 	char		*newpass;	/* to set: a claim expired */
 	char		*reason;	/* close asked for, or under way */
@@ -71,6 +75,11 @@ struct room {
 	unsigned char	 rekey;		/* REKEY_* */
 	unsigned short	 sfx;		/* nick-sfx; 0: the plain nick */
 };
+
+static int roomcmp(const struct room *, const struct room *);
+RB_HEAD(rooms, room);
+RB_PROTOTYPE(rooms, room, entry, roomcmp)
+RB_GENERATE(rooms, room, entry, roomcmp)
 
 /*
  * A room's life: every legal move is in moves[][], the state that an input
@@ -156,8 +165,7 @@ step(struct room *r, enum input in, const char *arg)
 static struct conf conf;
 static xmpp_ctx_t *ctx;
 static xmpp_conn_t *conn;
-static struct room **rooms;
-static size_t nrooms, roomsize;
+static struct rooms rooms = RB_INITIALIZER(&rooms);
 static long long next_due;
 static long long started;	/* ms since the epoch: the older one stays */
 static long long settle;	/* joining from then on */
@@ -208,74 +216,43 @@ freesecret(char **p)
 	}
 }
 
-/* Rooms: a sorted array of pointers, searched by binary search. */
-static size_t
-room_pos(const char *jid, int *found)
+static int
+roomcmp(const struct room *a, const struct room *b)
 {
-	size_t lo = 0, hi = nrooms, mid;
-	int c;
-
-	*found = 0;
-	while (lo < hi) {
-		mid = (lo + hi) / 2;
-		if ((c = strcmp(jid, rooms[mid]->jid)) == 0) {
-			*found = 1;
-			return mid;
-		}
-		if (c < 0)
-			hi = mid;
-		else
-			lo = mid + 1;
-	}
-	return lo;
+	return strcmp(a->jid, b->jid);
 }
 
 static struct room *
 room_find(const char *jid)
 {
-	size_t i;
-	int found;
+	struct room key;
 
-	i = room_pos(jid, &found);
-	return found ? rooms[i] : NULL;
+	key.jid = jid;
+	return RB_FIND(rooms, &rooms, &key);
 }
 
+/* A new room, or NULL if it is watched already. */
 static struct room *
 room_add(const char *jid)
 {
 	struct room *r;
-	size_t i;
-	int found;
+	size_t n = strlen(jid) + 1;
 
-	i = room_pos(jid, &found);
-	if (found)
+	r = xcalloc(1, sizeof(*r) + n);
+	r->jid = memcpy(r + 1, jid, n);
+	if (RB_INSERT(rooms, &rooms, r) != NULL) {
+		free(r);
 		return NULL;
-	if (nrooms == roomsize) {
-		roomsize = roomsize ? roomsize * 2 : 64;
-		if ((rooms = reallocarray(rooms, roomsize,
-		    sizeof(*rooms))) == NULL)
-			log_err(EXIT_TEMP, "reallocarray");
 	}
-	memmove(rooms + i + 1, rooms + i, (nrooms - i) * sizeof(*rooms));
-	r = xcalloc(1, sizeof(*r));
-	r->jid = xstrdup(jid);
-	rooms[i] = r;
-	nrooms++;
 	return r;
 }
 
 static void
 room_del(struct room *r)
 {
-	size_t i;
-	int found;
+	int i;
 
-	i = room_pos(r->jid, &found);
-	if (found) {
-		memmove(rooms + i, rooms + i + 1,
-		    (nrooms - i - 1) * sizeof(*rooms));
-		nrooms--;
-	}
+	RB_REMOVE(rooms, &rooms, r);
 	for (i = 0; i < r->nocc; i++) {
 		free(r->occ[i].nick);
 		free(r->occ[i].realjid);
@@ -287,7 +264,6 @@ room_del(struct room *r)
 		free(r->named[i]);
 	free(r->self);
 	free(r->reason);
-	free(r->jid);
 	free(r);
 }
 
@@ -1169,11 +1145,9 @@ static void
 fire_due(void)
 {
 	long long now = clock_ms(), next = 0;
-	size_t i;
-	struct room *r;
+	struct room *r, *tmp;
 
-	for (i = 0; i < nrooms; i++) {
-		r = rooms[i];
+	RB_FOREACH_SAFE(r, rooms, &rooms, tmp) {
 		if (r->retry != 0 && r->retry <= now) {
 			r->retry = 0;
 			if (r->rekey == REKEY_WAIT)
