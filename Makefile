@@ -48,7 +48,8 @@ EJABBERD_TESTS = $(wildcard t/01*.bats t/3*.bats t/6*.bats)
 all: $(PROGS)
 
 HDRS	= $(wildcard src/*.h)
-src/clock.o src/conf.o src/line.o src/log.o src/stanza.o src/db.o src/jidhash.o: $(HDRS)
+src/clock.o src/conf.o src/line.o src/log.o src/stanza.o src/db.o src/jidhash.o \
+    src/watch-room.o: $(HDRS)
 
 .c.o:
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
@@ -59,8 +60,8 @@ helpim-mkrooms: src/helpim-mkrooms.o src/clock.o src/conf.o src/line.o src/log.o
 	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(XMPP_LIBS) $(PQ_LIBS) $(BSD_LIBS)
 helpim-rooms: src/helpim-rooms.o src/clock.o src/conf.o src/line.o src/log.o src/db.o
 	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(PQ_LIBS) $(BSD_LIBS)
-helpim-watch: src/helpim-watch.o src/clock.o src/conf.o src/line.o src/log.o src/stanza.o \
-	    src/jidhash.o
+helpim-watch: src/helpim-watch.o src/watch-room.o src/clock.o src/conf.o src/line.o src/log.o \
+	    src/stanza.o src/jidhash.o
 	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(XMPP_LIBS) $(CRYPTO_LIBS) $(BSD_LIBS)
 helpim-listen: src/helpim-listen.o src/conf.o src/line.o src/log.o src/db.o
 	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(PQ_LIBS) $(BSD_LIBS)

@@ -1,9 +1,7 @@
 /*
- * helpim-watch: reads feed lines (watch, close) on stdin, occupies those
- * MUC rooms as the bot and writes event lines on stdout.
+ * helpim-watch: reads feed lines (watch, rekey, close) on stdin, occupies
+ * those MUC rooms as the bot and writes event lines on stdout.
  */
-
-#include <sys/tree.h>
 
 #include <errno.h>
 #include <poll.h>
@@ -21,6 +19,7 @@
 #include "line.h"
 #include "log.h"
 #include "stanza.h"
+#include "watch-room.h"
 
 #define NS_MUC		"http://jabber.org/protocol/muc"
 #define NS_MUC_USER	"http://jabber.org/protocol/muc#user"
@@ -43,44 +42,6 @@
 #define SETTLE		500		/* ms online before joining: time for
 					   a running watcher to say so */
 
-/* the new password of a room whose claim expired */
-enum rekey { REKEY_NONE, REKEY_SENT, REKEY_WAIT, REKEY_FAILED };
-
-struct occ {
-	char		*nick;
-	char		*realjid;	/* to ban an extra whose kick fails */
-	int		 extra;		/* one too many: kicked */
-};
-
-/* Small on purpose: there may be thousands. */
-struct room {
-	RB_ENTRY(room)	 entry;
-	const char	*jid;		/* bare, lower case: the key; stored
-					   after the room */
-	char		*pass;		/* until joined */
-	char		*newpass;	/* to set: a claim expired */
-	char		*reason;	/* close asked for, or under way */
-	char		*self;		/* our nick, as the room says (110) */
-	char		*named[FEED_NAMED]; /* whom the database expects */
-	struct occ	*occ;
-	long long	 due;		/* IN: destroy if empty then; JOINING:
-					   join again; CLOSING: destroy again */
-	long long	 retry;		/* IN: send the new password again */
-	unsigned int	 backoff;	/* ms: after a temporary error */
-	unsigned short	 nocc;
-	unsigned char	 state;
-	unsigned char	 had;		/* a chatter came before */
-	unsigned char	 tries;		/* joins refused with conflict */
-	unsigned char	 waits;		/* joins unanswered */
-	unsigned char	 rekey;		/* REKEY_* */
-	unsigned short	 sfx;		/* nick-sfx; 0: the plain nick */
-};
-
-static int roomcmp(const struct room *, const struct room *);
-RB_HEAD(rooms, room);
-RB_PROTOTYPE(rooms, room, entry, roomcmp)
-RB_GENERATE(rooms, room, entry, roomcmp)
-
 /*
  * A room's life: every legal move is in moves[][], the state that an input
  * takes the room to and what is done on the way.  An input without a move
@@ -102,6 +63,8 @@ enum input {
 	DESTROY_OK, DESTROY_BUSY, DESTROY_REFUSED, /* our destroy's */
 	NINPUTS
 };
+/* the new password of a room whose claim expired */
+enum rekey { REKEY_NONE, REKEY_SENT, REKEY_WAIT, REKEY_FAILED };
 static const char *const statename[] = { "joining", "in", "closing",
 	"gone" };
 static const char *const inputname[] = { "join-ok", "join-new",
@@ -165,7 +128,6 @@ step(struct room *r, enum input in, const char *arg)
 static struct conf conf;
 static xmpp_ctx_t *ctx;
 static xmpp_conn_t *conn;
-static struct rooms rooms = RB_INITIALIZER(&rooms);
 static long long next_due;
 static long long started;	/* ms since the epoch: the older one stays */
 static long long settle;	/* joining from then on */
@@ -184,132 +146,6 @@ onsignal(int sig)
 {
 	(void)sig;
 	sigquit = 1;
-}
-
-static void *
-xcalloc(size_t n, size_t size)
-{
-	void *p;
-
-	if ((p = calloc(n, size)) == NULL)
-		log_err(EXIT_TEMP, "calloc");
-	return p;
-}
-
-static char *
-xstrdup(const char *s)
-{
-	char *p;
-
-	if ((p = strdup(s)) == NULL)
-		log_err(EXIT_TEMP, "strdup");
-	return p;
-}
-
-static void
-freesecret(char **p)
-{
-	if (*p != NULL) {
-		explicit_bzero(*p, strlen(*p));
-		free(*p);
-		*p = NULL;
-	}
-}
-
-static int
-roomcmp(const struct room *a, const struct room *b)
-{
-	return strcmp(a->jid, b->jid);
-}
-
-static struct room *
-room_find(const char *jid)
-{
-	struct room key;
-
-	key.jid = jid;
-	return RB_FIND(rooms, &rooms, &key);
-}
-
-/* A new room, or NULL if it is watched already. */
-static struct room *
-room_add(const char *jid)
-{
-	struct room *r;
-	size_t n = strlen(jid) + 1;
-
-	r = xcalloc(1, sizeof(*r) + n);
-	r->jid = memcpy(r + 1, jid, n);
-	if (RB_INSERT(rooms, &rooms, r) != NULL) {
-		free(r);
-		return NULL;
-	}
-	return r;
-}
-
-static void
-room_del(struct room *r)
-{
-	int i;
-
-	RB_REMOVE(rooms, &rooms, r);
-	for (i = 0; i < r->nocc; i++) {
-		free(r->occ[i].nick);
-		free(r->occ[i].realjid);
-	}
-	free(r->occ);
-	freesecret(&r->pass);
-	freesecret(&r->newpass);
-	for (i = 0; i < FEED_NAMED; i++)
-		free(r->named[i]);
-	free(r->self);
-	free(r->reason);
-	free(r);
-}
-
-static int
-occ_find(struct room *r, const char *nick)
-{
-	int i;
-
-	for (i = 0; i < r->nocc; i++)
-		if (strcmp(r->occ[i].nick, nick) == 0)
-			return i;
-	return -1;
-}
-
-static void
-occ_add(struct room *r, const char *nick, const char *realjid, int extra)
-{
-	struct occ *o;
-
-	if ((r->occ = reallocarray(r->occ, r->nocc + 1,
-	    sizeof(*r->occ))) == NULL)
-		log_err(EXIT_TEMP, "reallocarray");
-	o = &r->occ[r->nocc++];
-	o->nick = xstrdup(nick);
-	o->realjid = realjid != NULL ? xstrdup(realjid) : NULL;
-	o->extra = extra;
-}
-
-static void
-occ_del(struct room *r, int i)
-{
-	free(r->occ[i].nick);
-	free(r->occ[i].realjid);
-	/* arrival order: the snapshot's first nick is the first to come */
-	memmove(r->occ + i, r->occ + i + 1,
-	    (--r->nocc - i) * sizeof(*r->occ));
-}
-
-static int
-chatters(struct room *r)
-{
-	int i, n = 0;
-
-	for (i = 0; i < r->nocc; i++)
-		n += !r->occ[i].extra;
-	return n;
 }
 
 static void
@@ -357,31 +193,32 @@ temporary(xmpp_stanza_t *st)
 	return 0;
 }
 
-static int
-is_named(struct room *r, const char *nick)
+static const char *
+cause(xmpp_stanza_t *st, xmpp_stanza_t *x)
 {
-	int i;
-
-	for (i = 0; i < FEED_NAMED; i++)
-		if (r->named[i] != NULL && strcmp(r->named[i], nick) == 0)
-			return 1;
-	return 0;
+	if (st_has_code(x, "301"))
+		return "banned";
+	if (st_has_code(x, "321") || st_has_code(x, "322"))
+		return "removed";
+	if (st_has_code(x, "332"))
+		return "shutdown";
+	if (st_has_code(x, "333"))
+		return "disconnected";
+	if (st_has_code(x, "307"))
+		return "kicked";
+	if (xmpp_stanza_get_child_by_name(st, "error") != NULL)
+		return "error";
+	return "left";
 }
 
-/* The first chatters are the staff member and the client, as the
- * database takes them. */
-static void
-name(struct room *r, const char *nick)
+/* Another session of the bot's own account: never a chatter. */
+static int
+is_bot(const char *realjid)
 {
-	int i;
+	size_t n = strlen(conf.jid);
 
-	if (is_named(r, nick))
-		return;
-	for (i = 0; i < FEED_NAMED && i < conf.max_chatters; i++)
-		if (r->named[i] == NULL) {
-			r->named[i] = xstrdup(nick);
-			return;
-		}
+	return realjid != NULL && strncasecmp(realjid, conf.jid, n) == 0 &&
+	    (realjid[n] == '\0' || realjid[n] == '/');
 }
 
 static void
@@ -430,7 +267,7 @@ snapshot(struct room *r)
 
 	clock_stamp(t, sizeof(t));
 	len = snprintf(line, sizeof(line), "snapshot|%s|%s|%d", t, r->jid,
-	    chatters(r));
+	    room_chatters(r));
 	for (i = 0; i < r->nocc && len < LINE_MAX_LEN; i++) {
 		if (r->occ[i].extra)
 			continue;
@@ -479,34 +316,6 @@ join(struct room *r)
 	/* unanswered: sent again after 15 s, 30 s, then every minute */
 	set_due(r, clock_ms() + JOIN_TIMEOUT * (1 << (r->waits < 2 ?
 	    r->waits : 2)));
-}
-
-static void
-join_again(struct room *r, const char *unused)
-{
-	(void)unused;
-	if (r->waits < UCHAR_MAX)
-		r->waits++;
-	log_debug("%s: join unanswered, sent again", r->jid);
-	join(r);
-}
-
-static void
-join_later(struct room *r, const char *condition)
-{
-	log_warnx("%s: join refused for now (%s); trying again", r->jid,
-	    condition);
-	set_due(r, backoff(r));
-}
-
-/* A claim expired and the room's new password was set already. */
-static void
-new_password(struct room *r, const char *unused)
-{
-	(void)unused;
-	freesecret(&r->pass);
-	r->pass = xstrdup(r->newpass);
-	join(r);
 }
 
 /* The room's new password, in its configuration form: only that field. */
@@ -587,279 +396,6 @@ destroy(struct room *r, const char *reason)
 	send_release(iq);
 }
 
-static void
-keep_reason(struct room *r, const char *reason)
-{
-	if (r->reason != reason) {
-		free(r->reason);
-		r->reason = xstrdup(reason);
-	}
-}
-
-/* Close: kick the chatters with the reason, then destroy the room. */
-static void
-close_room(struct room *r, const char *reason)
-{
-	int i;
-
-	keep_reason(r, reason);
-	r->due = 0;
-	for (i = 0; i < r->nocc; i++)
-		kick(r, r->occ[i].nick, reason);
-	destroy(r, reason);
-}
-
-static void
-close_empty(struct room *r, const char *unused)
-{
-	(void)unused;
-	close_room(r, EMPTY_REASON);
-}
-
-static void
-destroy_again(struct room *r, const char *unused)
-{
-	(void)unused;
-	destroy(r, r->reason);
-}
-
-static void
-destroy_later(struct room *r, const char *condition)
-{
-	log_warnx("%s: cannot destroy the room for now (%s); trying again",
-	    r->jid, condition);
-	set_due(r, backoff(r));
-}
-
-static void
-destroyed(struct room *r, const char *unused)
-{
-	(void)unused;
-	emit("destroyed", r, 0, 1, r->reason);
-	room_del(r);
-}
-
-static void
-gone(struct room *r, const char *why)
-{
-	emit("gone", r, 0, 1, why);
-	room_del(r);
-}
-
-static void
-nothing(struct room *r, const char *unused)
-{
-	(void)r, (void)unused;
-}
-
-static const char *
-cause(xmpp_stanza_t *st, xmpp_stanza_t *x)
-{
-	if (st_has_code(x, "301"))
-		return "banned";
-	if (st_has_code(x, "321") || st_has_code(x, "322"))
-		return "removed";
-	if (st_has_code(x, "332"))
-		return "shutdown";
-	if (st_has_code(x, "333"))
-		return "disconnected";
-	if (st_has_code(x, "307"))
-		return "kicked";
-	if (xmpp_stanza_get_child_by_name(st, "error") != NULL)
-		return "error";
-	return "left";
-}
-
-/* Another session of the bot's own account: never a chatter. */
-static int
-is_bot(const char *realjid)
-{
-	size_t n = strlen(conf.jid);
-
-	return realjid != NULL && strncasecmp(realjid, conf.jid, n) == 0 &&
-	    (realjid[n] == '\0' || realjid[n] == '/');
-}
-
-/* An extra chatter: kicked, no longer counted. */
-static void
-make_extra(struct room *r, int i)
-{
-	r->occ[i].extra = 1;
-	kick(r, r->occ[i].nick, FULL_REASON);
-}
-
-/*
- * Too many chatters (the bot was away): those the database does not name
- * go, the last listed first; one it names only if nobody else can (never,
- * while the names are right).  Prosody lists occupants in no order of
- * arrival.
- */
-static void
-trim(struct room *r)
-{
-	int i;
-
-	for (i = r->nocc - 1; i >= 0 && chatters(r) > conf.max_chatters; i--)
-		if (!r->occ[i].extra && !is_named(r, r->occ[i].nick))
-			make_extra(r, i);
-	for (i = r->nocc - 1; i >= 0 && chatters(r) > conf.max_chatters; i--)
-		if (!r->occ[i].extra)
-			make_extra(r, i);
-}
-
-static void
-self_presence(struct room *r, xmpp_stanza_t *st, xmpp_stanza_t *x,
-    const char *nick, int unavailable)
-{
-	if (unavailable && st_has_code(x, "332"))
-		return;		/* the server goes: we follow */
-	if (unavailable)
-		step(r, LEFT, xmpp_stanza_get_child_by_name(x, "destroy") !=
-		    NULL ? "destroyed" : cause(st, x));
-	else
-		step(r, st_has_code(x, "201") ? JOIN_NEW : JOIN_OK, nick);
-}
-
-/* It had vanished; our join just made a new, locked one. */
-static void
-recreated(struct room *r, const char *unused)
-{
-	(void)unused;
-	destroy(r, "recreated");
-	gone(r, "recreated");
-}
-
-static void
-joined(struct room *r, const char *nick)
-{
-	int i;
-
-	freesecret(&r->pass);
-	r->due = 0;
-	r->backoff = 0;
-	r->waits = 0;
-	/* the server may have changed our nick (210) */
-	free(r->self);
-	r->self = xstrdup(nick);
-	trim(r);
-	if (chatters(r) == 1 && r->named[0] == NULL)
-		for (i = 0; i < r->nocc; i++)
-			if (!r->occ[i].extra)
-				name(r, r->occ[i].nick);
-	snapshot(r);
-	for (i = 0; i < r->nocc; i++)
-		if (r->occ[i].extra)
-			emit("kick", r, chatters(r), 2, r->occ[i].nick,
-			    FULL_REASON);
-	if (r->newpass != NULL)
-		rekey(r, NULL);
-	if (r->reason != NULL)
-		step(r, CLOSE, r->reason);
-	else if (chatters(r) == 0 && r->had)
-		set_due(r, clock_ms() + conf.grace);
-}
-
-/* The latest arrival the database does not name, or -1. */
-static int
-last_unnamed(struct room *r)
-{
-	int i;
-
-	for (i = r->nocc - 1; i >= 0; i--)
-		if (!r->occ[i].extra && !is_named(r, r->occ[i].nick))
-			return i;
-	return -1;
-}
-
-static void
-occupant_presence(struct room *r, xmpp_stanza_t *st, xmpp_stanza_t *x,
-    const char *nick, int unavailable)
-{
-	xmpp_stanza_t *item;
-	const char *realjid = NULL, *newnick;
-	int i, k, extra, n;
-
-	if ((item = xmpp_stanza_get_child_by_name(x, "item")) != NULL)
-		realjid = xmpp_stanza_get_attribute(item, "jid");
-	if (is_bot(realjid))
-		return;
-	i = occ_find(r, nick);
-	if (unavailable) {
-		if (i < 0)
-			return;
-		if (st_has_code(x, "303") && item != NULL &&
-		    (newnick = xmpp_stanza_get_attribute(item, "nick")) !=
-		    NULL) {
-			if (!r->occ[i].extra && r->state != JOINING)
-				emit("nick", r, chatters(r), 2, nick, newnick);
-			for (k = 0; k < FEED_NAMED; k++)
-				if (r->named[k] != NULL &&
-				    strcmp(r->named[k], nick) == 0) {
-					free(r->named[k]);
-					r->named[k] = xstrdup(newnick);
-				}
-			free(r->occ[i].nick);
-			r->occ[i].nick = xstrdup(newnick);
-			/* renamed before our kick came: that kick fails */
-			if (r->occ[i].extra && r->state == IN)
-				kick(r, newnick, FULL_REASON);
-			return;
-		}
-		extra = r->occ[i].extra;
-		occ_del(r, i);
-		if (extra || r->state == JOINING)
-			return;
-		n = chatters(r);
-		emit("leave", r, n, 2, nick, cause(st, x));
-		if (n == 0 && r->state == IN)
-			set_due(r, clock_ms() + conf.grace);
-		return;
-	}
-	if (i >= 0 || r->state == CLOSING)
-		return;		/* a presence update; or too late */
-	if (r->state == JOINING) {
-		occ_add(r, nick, realjid, 0);
-		return;
-	}
-	/* one the database does not name, into a full room: kicked */
-	if (!is_named(r, nick) && chatters(r) >= conf.max_chatters) {
-		occ_add(r, nick, realjid, 1);
-		kick(r, nick, FULL_REASON);
-		emit("kick", r, chatters(r), 2, nick, FULL_REASON);
-		return;
-	}
-	/* one it names, into a room full of others: an unnamed one goes */
-	if (chatters(r) >= conf.max_chatters && (k = last_unnamed(r)) >= 0) {
-		make_extra(r, k);
-		emit("kick", r, chatters(r), 2, r->occ[k].nick, FULL_REASON);
-	}
-	occ_add(r, nick, realjid, 0);
-	name(r, nick);
-	r->due = 0;
-	emit("join", r, chatters(r), 2, nick, jidhash(realjid));
-}
-
-/*
- * Chatters may hold the bot's nicks (before a restart, say): a random
- * suffix they cannot guess gets the bot in.  If even that fails the room
- * is not given up: it stays unsupervised, so say so, and try again later.
- */
-static void
-nick_taken(struct room *r, const char *unused)
-{
-	(void)unused;
-	if (++r->tries < NICK_TRIES) {
-		r->sfx = r->tries == 1 ? 2 : 100 + arc4random_uniform(65436);
-		join(r);
-		return;
-	}
-	log_warnx("%s: every nick tried is taken; trying again in %d s", r->jid,
-	    NICK_RETRY / 1000);
-	r->tries = 0;
-	r->sfx = 0;
-	set_due(r, clock_ms() + NICK_RETRY);
-}
-
 /*
  * Our presence to the account's other sessions (to == NULL), or the answer
  * to a newcomer: a watcher of this instance runs, since then.  Priority
@@ -883,6 +419,283 @@ announce(const char *to)
 	if (to != NULL)
 		xmpp_stanza_set_attribute(x, "reply", "1");
 	send_release(p);
+}
+
+/* An extra chatter: kicked, no longer counted. */
+static void
+make_extra(struct room *r, int i)
+{
+	r->occ[i].extra = 1;
+	kick(r, r->occ[i].nick, FULL_REASON);
+}
+
+/*
+ * Too many chatters (the bot was away): those the database does not name
+ * go, the last listed first; one it names only if nobody else can (never,
+ * while the names are right).  Prosody lists occupants in no order of
+ * arrival.
+ */
+static void
+trim(struct room *r)
+{
+	int i, max = conf.max_chatters;
+
+	for (i = r->nocc - 1; i >= 0 && room_chatters(r) > max; i--)
+		if (!r->occ[i].extra && !room_named(r, r->occ[i].nick))
+			make_extra(r, i);
+	for (i = r->nocc - 1; i >= 0 && room_chatters(r) > max; i--)
+		if (!r->occ[i].extra)
+			make_extra(r, i);
+}
+
+static void
+occupant_presence(struct room *r, xmpp_stanza_t *st, xmpp_stanza_t *x,
+    const char *nick, int unavailable)
+{
+	xmpp_stanza_t *item;
+	const char *realjid = NULL, *newnick;
+	int i, k, extra, n;
+
+	if ((item = xmpp_stanza_get_child_by_name(x, "item")) != NULL)
+		realjid = xmpp_stanza_get_attribute(item, "jid");
+	if (is_bot(realjid))
+		return;
+	i = occ_find(r, nick);
+	if (unavailable) {
+		if (i < 0)
+			return;
+		if (st_has_code(x, "303") && item != NULL &&
+		    (newnick = xmpp_stanza_get_attribute(item, "nick")) !=
+		    NULL) {
+			if (!r->occ[i].extra && r->state != JOINING)
+				emit("nick", r, room_chatters(r), 2, nick,
+				    newnick);
+			occ_rename(r, i, newnick);
+			/* renamed before our kick came: that kick fails */
+			if (r->occ[i].extra && r->state == IN)
+				kick(r, newnick, FULL_REASON);
+			return;
+		}
+		extra = r->occ[i].extra;
+		occ_del(r, i);
+		if (extra || r->state == JOINING)
+			return;
+		n = room_chatters(r);
+		emit("leave", r, n, 2, nick, cause(st, x));
+		if (n == 0 && r->state == IN)
+			set_due(r, clock_ms() + conf.grace);
+		return;
+	}
+	if (i >= 0 || r->state == CLOSING)
+		return;		/* a presence update; or too late */
+	if (r->state == JOINING) {
+		occ_add(r, nick, realjid, 0);
+		return;
+	}
+	/* one the database does not name, into a full room: kicked */
+	if (!room_named(r, nick) && room_chatters(r) >= conf.max_chatters) {
+		occ_add(r, nick, realjid, 1);
+		kick(r, nick, FULL_REASON);
+		emit("kick", r, room_chatters(r), 2, nick, FULL_REASON);
+		return;
+	}
+	/* one it names, into a room full of others: an unnamed one goes */
+	if (room_chatters(r) >= conf.max_chatters &&
+	    (k = occ_unnamed(r)) >= 0) {
+		make_extra(r, k);
+		emit("kick", r, room_chatters(r), 2, r->occ[k].nick,
+		    FULL_REASON);
+	}
+	occ_add(r, nick, realjid, 0);
+	room_name(r, nick, conf.max_chatters);
+	r->due = 0;
+	emit("join", r, room_chatters(r), 2, nick, jidhash(realjid));
+}
+
+/* The actions of moves[][], in its order. */
+
+static void
+joined(struct room *r, const char *nick)
+{
+	int i;
+
+	freesecret(&r->pass);
+	r->due = 0;
+	r->backoff = 0;
+	r->waits = 0;
+	/* the server may have changed our nick (210) */
+	free(r->self);
+	r->self = xstrdup(nick);
+	trim(r);
+	if (room_chatters(r) == 1 && r->named[0] == NULL)
+		for (i = 0; i < r->nocc; i++)
+			if (!r->occ[i].extra)
+				room_name(r, r->occ[i].nick, conf.max_chatters);
+	snapshot(r);
+	for (i = 0; i < r->nocc; i++)
+		if (r->occ[i].extra)
+			emit("kick", r, room_chatters(r), 2, r->occ[i].nick,
+			    FULL_REASON);
+	if (r->newpass != NULL)
+		rekey(r, NULL);
+	if (r->reason != NULL)
+		step(r, CLOSE, r->reason);
+	else if (room_chatters(r) == 0 && r->had)
+		set_due(r, clock_ms() + conf.grace);
+}
+
+/* It had vanished; our join just made a new, locked one. */
+static void
+recreated(struct room *r, const char *unused)
+{
+	(void)unused;
+	destroy(r, "recreated");
+	gone(r, "recreated");
+}
+
+/*
+ * Chatters may hold the bot's nicks (before a restart, say): a random
+ * suffix they cannot guess gets the bot in.  If even that fails the room
+ * is not given up: it stays unsupervised, so say so, and try again later.
+ */
+static void
+nick_taken(struct room *r, const char *unused)
+{
+	(void)unused;
+	if (++r->tries < NICK_TRIES) {
+		r->sfx = r->tries == 1 ? 2 : 100 + arc4random_uniform(65436);
+		join(r);
+		return;
+	}
+	log_warnx("%s: every nick tried is taken; trying again in %d s", r->jid,
+	    NICK_RETRY / 1000);
+	r->tries = 0;
+	r->sfx = 0;
+	set_due(r, clock_ms() + NICK_RETRY);
+}
+
+/* A claim expired and the room's new password was set already. */
+static void
+new_password(struct room *r, const char *unused)
+{
+	(void)unused;
+	freesecret(&r->pass);
+	r->pass = xstrdup(r->newpass);
+	join(r);
+}
+
+static void
+join_later(struct room *r, const char *condition)
+{
+	log_warnx("%s: join refused for now (%s); trying again", r->jid,
+	    condition);
+	set_due(r, backoff(r));
+}
+
+static void
+gone(struct room *r, const char *why)
+{
+	emit("gone", r, 0, 1, why);
+	room_del(r);
+}
+
+static void
+keep_reason(struct room *r, const char *reason)
+{
+	if (r->reason != reason) {
+		free(r->reason);
+		r->reason = xstrdup(reason);
+	}
+}
+
+static void
+join_again(struct room *r, const char *unused)
+{
+	(void)unused;
+	if (r->waits < UCHAR_MAX)
+		r->waits++;
+	log_debug("%s: join unanswered, sent again", r->jid);
+	join(r);
+}
+
+static void
+nothing(struct room *r, const char *unused)
+{
+	(void)r, (void)unused;
+}
+
+/* Close: kick the chatters with the reason, then destroy the room. */
+static void
+close_room(struct room *r, const char *reason)
+{
+	int i;
+
+	keep_reason(r, reason);
+	r->due = 0;
+	for (i = 0; i < r->nocc; i++)
+		kick(r, r->occ[i].nick, reason);
+	destroy(r, reason);
+}
+
+static void
+close_empty(struct room *r, const char *unused)
+{
+	(void)unused;
+	close_room(r, EMPTY_REASON);
+}
+
+/*
+ * The room took its new password: the old one, which an expired claim
+ * handed out, opens it no more, and it may be handed out again.
+ */
+static void
+rekeyed(struct room *r, const char *unused)
+{
+	(void)unused;
+	r->rekey = REKEY_NONE;
+	freesecret(&r->newpass);
+	emit("rekeyed", r, room_chatters(r), 0);
+}
+
+static void
+rekey_later(struct room *r, const char *condition)
+{
+	r->rekey = REKEY_WAIT;
+	log_warnx("%s: cannot set the new password for now (%s); trying again",
+	    r->jid, condition);
+	set_timer(&r->retry, backoff(r));
+}
+
+/* The room stays out of the claims: safe, and said. */
+static void
+rekey_refused(struct room *r, const char *condition)
+{
+	r->rekey = REKEY_FAILED;
+	log_errorx("%s: cannot set the new password (%s); the room is not "
+	    "handed out again", r->jid, condition);
+}
+
+static void
+destroy_again(struct room *r, const char *unused)
+{
+	(void)unused;
+	destroy(r, r->reason);
+}
+
+static void
+destroyed(struct room *r, const char *unused)
+{
+	(void)unused;
+	emit("destroyed", r, 0, 1, r->reason);
+	room_del(r);
+}
+
+static void
+destroy_later(struct room *r, const char *condition)
+{
+	log_warnx("%s: cannot destroy the room for now (%s); trying again",
+	    r->jid, condition);
+	set_due(r, backoff(r));
 }
 
 /*
@@ -929,6 +742,19 @@ is_self(struct room *r, const char *nick, xmpp_stanza_t *x)
 	if (st_has_code(x, "110"))
 		return mine || (r->state == JOINING && st_has_code(x, "210"));
 	return mine && xmpp_stanza_get_child_by_name(x, "destroy") != NULL;
+}
+
+static void
+self_presence(struct room *r, xmpp_stanza_t *st, xmpp_stanza_t *x,
+    const char *nick, int unavailable)
+{
+	if (unavailable && st_has_code(x, "332"))
+		return;		/* the server goes: we follow */
+	if (unavailable)
+		step(r, LEFT, xmpp_stanza_get_child_by_name(x, "destroy") !=
+		    NULL ? "destroyed" : cause(st, x));
+	else
+		step(r, st_has_code(x, "201") ? JOIN_NEW : JOIN_OK, nick);
 }
 
 static enum input
@@ -1015,37 +841,6 @@ kick_failed(xmpp_stanza_t *st, const char *what)
 		    st_condition(st));
 }
 
-/*
- * The room took its new password: the old one, which an expired claim
- * handed out, opens it no more, and it may be handed out again.
- */
-static void
-rekeyed(struct room *r, const char *unused)
-{
-	(void)unused;
-	r->rekey = REKEY_NONE;
-	freesecret(&r->newpass);
-	emit("rekeyed", r, chatters(r), 0);
-}
-
-static void
-rekey_later(struct room *r, const char *condition)
-{
-	r->rekey = REKEY_WAIT;
-	log_warnx("%s: cannot set the new password for now (%s); trying again",
-	    r->jid, condition);
-	set_timer(&r->retry, backoff(r));
-}
-
-/* The room stays out of the claims: safe, and said. */
-static void
-rekey_refused(struct room *r, const char *condition)
-{
-	r->rekey = REKEY_FAILED;
-	log_errorx("%s: cannot set the new password (%s); the room is not "
-	    "handed out again", r->jid, condition);
-}
-
 /* An iq's answer: OK, then for the errors BUSY and REFUSED, in that order. */
 static void
 answer(struct room *r, enum input ok, xmpp_stanza_t *st, const char *type)
@@ -1122,7 +917,7 @@ feed(char *line, unsigned long lineno)
 		if ((r = room_add(fd.room)) != NULL) {	/* else watched */
 			r->pass = xstrdup(fd.password);
 			for (i = 0; i < fd.nnamed; i++)
-				name(r, fd.named[i]);
+				room_name(r, fd.named[i], conf.max_chatters);
 			/* from staff_waiting on, a chatter has been here */
 			r->had = strcmp(fd.status, "available") != 0 &&
 			    strcmp(fd.status, "staff_claimed") != 0;
