@@ -185,7 +185,7 @@ events() {
 
 @test "close kicks the chatters with the reason and destroys the room" {
 	mkroom cl@rooms.localhost pw-c
-	watch_start
+	watch_start -v
 	feed 'watch|cl@rooms.localhost|available|pw-c'
 	watch_wait "^snapshot\|$T\|cl@rooms.localhost\|0$"
 	chat_start a
@@ -193,13 +193,16 @@ events() {
 	chat_start b
 	chat b "join cl@rooms.localhost b pw-c"
 	watch_wait "^join\|$T\|cl@rooms.localhost\|2\|b\|"
-	feed 'close|cl@rooms.localhost|chat ended%7Cbye'
+	# a second close, read with the first: the room is closing already
+	feed $'close|cl@rooms.localhost|chat ended%7Cbye\nclose|cl@rooms.localhost|again'
 	watch_wait "^destroyed\|$T\|cl@rooms.localhost\|0\|chat ended%7Cbye$"
 	chat_wait a '^kicked cl@rooms.localhost'
 	chat_wait b '^kicked cl@rooms.localhost'
 	run -0 events
 	assert_line --regexp "^leave\|$T\|cl@rooms.localhost\|1\|a\|kicked$"
 	assert_line --regexp "^leave\|$T\|cl@rooms.localhost\|0\|b\|kicked$"
+	run -0 cat "$BATS_FILE_TMPDIR/watch.err"
+	assert_line --partial "cl@rooms.localhost: close while closing: ignored"
 	chat_stop a
 	chat_stop b
 }
