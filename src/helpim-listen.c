@@ -1,7 +1,8 @@
 /*
  * helpim-listen: LISTENs on a channel of the database (helpim_webapp by
  * default) and prints the payload of each notification on a line of its
- * own, as it comes.  Reads nothing; writes the payloads on stdout.
+ * own, as it comes; with -t, after the time it came.  Reads nothing;
+ * writes the payloads on stdout.
  */
 
 #include <errno.h>
@@ -10,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <libpq-fe.h>
@@ -24,7 +26,7 @@ static volatile sig_atomic_t quit;
 static __dead void
 usage(void)
 {
-	fprintf(stderr, "usage: helpim-listen [-nqv] [-f file] [channel]\n");
+	fprintf(stderr, "usage: helpim-listen [-nqtv] [-f file] [channel]\n");
 	exit(EXIT_PERM);
 }
 
@@ -72,11 +74,15 @@ main(int argc, char *argv[])
 	PGconn *db;
 	PGnotify *nf;
 	const char *file = NULL, *channel = "helpim_webapp";
+	struct timespec ts;
 	char line[LINE_MAX_LEN + 1];
-	int ch, check = 0;
+	int ch, check = 0, stamp = 0;
 
-	while ((ch = getopt(argc, argv, "f:nqv")) != -1)
+	while ((ch = getopt(argc, argv, "f:nqtv")) != -1)
 		switch (ch) {
+		case 't':
+			stamp = 1;
+			break;
 		default:
 			if (conf_opt(ch, &file, &check) == -1)
 				usage();
@@ -110,6 +116,11 @@ main(int argc, char *argv[])
 		while ((nf = PQnotifies(db)) != NULL) {
 			/* a payload is free text: one line, nothing forged */
 			line_encode(line, sizeof(line), nf->extra);
+			if (stamp) {
+				clock_gettime(CLOCK_REALTIME, &ts);
+				printf("%lld.%06ld ", (long long)ts.tv_sec,
+				    ts.tv_nsec / 1000);
+			}
 			printf("%s\n", line);
 			PQfreemem(nf);
 		}

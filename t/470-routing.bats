@@ -524,6 +524,22 @@ status $ROOM closed 0"
 	listen_stop
 }
 
+@test "helpim-listen -t: each notification after the time it came" {
+	fresh
+	rooms r 1
+	t0=$EPOCHREALTIME
+	helpim-listen -t >"$BATS_TEST_TMPDIR/t.out" 2>"$BATS_TEST_TMPDIR/t.err" 3>&- &
+	echo $! >"$BATS_FILE_TMPDIR/listen.pid"
+	wait_until 10 grep -q 'listening on helpim_webapp' "$BATS_TEST_TMPDIR/t.err"
+	staff_joins s1
+	wait_until 10 grep -q " status $ROOM staff_waiting 1\$" "$BATS_TEST_TMPDIR/t.out"
+	run -0 cat "$BATS_TEST_TMPDIR/t.out"
+	assert_line --regexp "^[0-9]+\.[0-9]{6} status $ROOM staff_claimed 0\$"
+	# the time is the time it came: after the start, not in the future
+	run -0 awk -v t0="$t0" -v t1="$EPOCHREALTIME" '$1 < t0 || $1 > t1 { bad = 1 } END { exit bad }' "$BATS_TEST_TMPDIR/t.out"
+	listen_stop
+}
+
 @test "the queue survives helpim-run's restart and PostgreSQL's restart" {
 	run -0 helpim-webapp queue first
 	run -0 helpim-webapp queue second
