@@ -108,8 +108,14 @@ BEGIN
 		END IF;
 	END IF;
 	IF again OR helpim.room_ready(NEW) AND NOT helpim.room_ready(OLD) THEN
+		-- under the gate no enqueue is in flight: a queue without a
+		-- waiting client has nobody for the room (the usual case
+		-- where staff members wait for clients)
 		LOCK TABLE helpim.queue_gate IN SHARE MODE;
-		PERFORM helpim.match();
+		IF EXISTS (SELECT 1 FROM helpim.queue WHERE status = 'waiting')
+		THEN
+			PERFORM helpim.match();
+		END IF;
 	END IF;
 	RETURN NULL;
 END
