@@ -5,10 +5,13 @@
  * in key=value lines or in Prometheus' text format.
  */
 
+#include <sys/tree.h>
+
 #include <ctype.h>
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,14 +30,26 @@
 #define LOCK_KEY	"7244"	/* with hashtext(instance): one pipeline */
 #define LOCK_TRIES	25	/* every 0.2 s: a predecessor's session ends */
 
+/* A room of the first listing: new rooms and close requests come after. */
 struct seen {
-	const char	*jid;
-	const char	*closeat;	/* close request already listed, or NULL */
+	RB_ENTRY(seen)	 entry;
+	char		*jid;
+	char		*closeat;	/* close request already listed, or NULL */
 };
+
+static int
+seencmp(const struct seen *a, const struct seen *b)
+{
+	return strcmp(a->jid, b->jid);
+}
+
+RB_HEAD(seens, seen);
+RB_PROTOTYPE(seens, seen, entry, seencmp)
+RB_GENERATE(seens, seen, entry, seencmp)
 
 static PGconn		*db;
 static struct conf	 conf;
-static struct seen	*seen;
+static struct seens	 seen = RB_INITIALIZER(&seen);
 static char		 sessname[320];	/* helpim-rooms PID@HOST */
 static char		 epoch[32];	/* of the instance's lease we hold */
 static char		 ended[1024];	/* of helpim.statuses: db_ended() */
@@ -127,22 +142,13 @@ feedline(const char *verb, const char *jid, int n, int cut,
 	explicit_bzero(line, sizeof(line));	/* a room password */
 }
 
-static int
-seencmp(const void *a, const void *b)
-{
-	return strcmp(((const struct seen *)a)->jid,
-	    ((const struct seen *)b)->jid);
-}
-
 static struct seen *
 lookup(const char *jid)
 {
 	struct seen key;
 
-	key.jid = jid;
-	if (nseen == 0)
-		return NULL;
-	return bsearch(&key, seen, nseen, sizeof(*seen), seencmp);
+	key.jid = (char *)(uintptr_t)jid;
+	return RB_FIND(seens, &seen, &key);
 }
 
 /* The room passwords in column col of res do not outlive it. */
@@ -189,6 +195,7 @@ static void
 feed(int remember)
 {
 	PGresult *res;
+	struct seen *s;
 	const char *jid, *closeat;
 	int i, n;
 
@@ -196,25 +203,25 @@ feed(int remember)
 	    "WHERE instance = $1 AND " OPEN(2) " ORDER BY id", 2, conf.instance,
 	    ended);
 	n = PQntuples(res);
-	if (remember && n > 0 &&
-	    (seen = reallocarray(NULL, n, sizeof(*seen))) == NULL)
-		log_err(EXIT_TEMP, NULL);
 	puts(FEED_VERSION);
 	for (i = 0; i < n; i++) {
 		jid = PQgetvalue(res, i, 0);
 		closeat = PQgetisnull(res, i, 3) ? NULL : PQgetvalue(res, i, 3);
 		roomlines(res, i);
-		if (remember) {
-			seen[i].jid = strdup(jid);
-			seen[i].closeat = closeat ? strdup(closeat) : NULL;
-			if (seen[i].jid == NULL ||
-			    (closeat != NULL && seen[i].closeat == NULL))
-				log_err(EXIT_TEMP, NULL);
+		if (!remember)
+			continue;
+		if ((s = calloc(1, sizeof(*s))) == NULL ||
+		    (s->jid = strdup(jid)) == NULL ||
+		    (closeat != NULL && (s->closeat = strdup(closeat)) == NULL))
+			log_err(EXIT_TEMP, NULL);
+		if (RB_INSERT(seens, &seen, s) == NULL)
+			nseen++;
+		else {
+			free(s->jid);
+			free(s->closeat);
+			free(s);
 		}
 	}
-	nseen = remember ? n : 0;
-	if (nseen > 0)
-		qsort(seen, nseen, sizeof(*seen), seencmp);
 	wipe(res, 2);
 	wipe(res, 7);
 	PQclear(res);
