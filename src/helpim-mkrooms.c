@@ -1,7 +1,9 @@
 /*
  * helpim-mkrooms: reads the configuration and the pool counts of
  * helpim.rooms; creates, configures and verifies rooms on the MUC service,
- * inserts them as available (with a NOTIFY) and prints their JIDs.
+ * inserts them as available (with a NOTIFY) and prints their JIDs.  With
+ * -F it stays logged in and tops the pool up again whenever the database
+ * says a room left it (LISTEN helpim_webapp), and every refill_interval.
  */
 
 #include <ctype.h>
@@ -34,6 +36,8 @@
 #define NODE_MAX	(sizeof(((struct conf *)0)->room_prefix) + NAME_RAND)
 #define STALL_MS	30000	/* no answer from the server for this long */
 #define MAX_WARN	10	/* per-room failures reported one by one */
+#define GATHER_MS	200	/* -F: claims gathered into one refill */
+#define LOCKED_MS	1000	/* -F: next try when another run counts */
 
 /* S_WAIT: created, waiting for the owner form that another room fetches */
 enum state {
@@ -82,7 +86,7 @@ static int		 dbbusy, dbok, dbbad;
 static int		 dbcode = EXIT_TEMP;	/* exit code of a database failure */
 
 static volatile sig_atomic_t gotsig;
-static int	 online, connfail, authfail, lost, refused, dbdead;
+static int	 online, connfail, authfail, lost, refused, dbdead, follow;
 static char	 lasterr[256];
 static long	 nflight, nready, started, created, failed, nwarn;
 static long long lastheard;
@@ -90,7 +94,7 @@ static long long lastheard;
 static __dead void
 usage(void)
 {
-	fprintf(stderr, "usage: helpim-mkrooms [-nqv] [-f file] [-J jobs] "
+	fprintf(stderr, "usage: helpim-mkrooms [-Fnqv] [-f file] [-J jobs] "
 	    "[-N count]\n");
 	exit(EXIT_PERM);
 }
@@ -752,27 +756,50 @@ db_exec(const char *sql, int n, const char *const *p, ExecStatusType want)
 }
 
 /*
- * Serialise concurrent runs of one instance: the lock is held by this
- * session until it ends, so the second run counts what the first made.
+ * Serialise concurrent runs of one instance: the lock is held from before
+ * the count until the rows are in, so the second run counts what the first
+ * made.  A run holds it until it exits, -F for each refill.  Without wait,
+ * 0 when another run holds it.
  */
-static long
-db_count(long want)
+static int
+db_lock(int wait)
 {
-	const char *p[2] = { c.instance, NULL };
-	char ended[1024];
+	const char *p[1] = { c.instance };
 	PGresult *res;
-	long avail, open, room;
+	int got;
 
 	res = db_exec("SELECT pg_try_advisory_lock(hashtextextended("
 	    "'helpim-mkrooms ' || $1, 0))", 1, p, PGRES_TUPLES_OK);
-	if (strcmp(PQgetvalue(res, 0, 0), "t") != 0) {
-		log_debug("waiting for the other run of instance '%s'",
-		    c.instance);
-		PQclear(db_exec("SELECT pg_advisory_lock(hashtextextended("
-		    "'helpim-mkrooms ' || $1, 0))", 1, p, PGRES_TUPLES_OK));
-	}
+	got = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
 	PQclear(res);
-	db_ended(db, ended, sizeof(ended));
+	if (got || !wait)
+		return got;
+	log_debug("waiting for the other run of instance '%s'", c.instance);
+	PQclear(db_exec("SELECT pg_advisory_lock(hashtextextended("
+	    "'helpim-mkrooms ' || $1, 0))", 1, p, PGRES_TUPLES_OK));
+	return 1;
+}
+
+static void
+db_unlock(void)
+{
+	const char *p[1] = { c.instance };
+
+	if (db != NULL && !dbdead)
+		PQclear(db_exec("SELECT pg_advisory_unlock(hashtextextended("
+		    "'helpim-mkrooms ' || $1, 0))", 1, p, PGRES_TUPLES_OK));
+}
+
+static long
+db_count(long want)
+{
+	static char ended[1024];	/* the statuses, read once a process */
+	const char *p[2] = { c.instance, NULL };
+	PGresult *res;
+	long avail, open, room;
+
+	if (ended[0] == '\0')
+		db_ended(db, ended, sizeof(ended));
 	p[1] = ended;
 	res = db_exec("SELECT count(*) FILTER (WHERE status = 'available'), "
 	    "count(*) FROM helpim.rooms WHERE instance = $1 "
@@ -1058,6 +1085,86 @@ run(long n, int jobs)
 	}
 }
 
+/*
+ * -F: a room left the pool or a room closed (a status notification of
+ * helpim.rooms_routed), so the pool or max_rooms may have room for more.
+ */
+static int
+pool_changed(const char *extra)
+{
+	const char *st;
+
+	if (strncmp(extra, "status ", 7) != 0 ||
+	    (st = strchr(extra + 7, ' ')) == NULL)
+		return 0;
+	st++;
+	return strncmp(st, "staff_claimed ", 14) == 0 ||
+	    strncmp(st, "staff_waiting ", 14) == 0 ||
+	    strncmp(st, "closed ", 7) == 0 || strncmp(st, "lost ", 5) == 0;
+}
+
+/*
+ * -F: refill, then wait for a change of the pool (the claims of a burst
+ * gathered into one refill), for refill_interval, or for the lock that
+ * another run holds.  Returns what the created rooms were to be, when a
+ * refill failed, a connection was lost or a signal came.
+ */
+static long
+refill_loop(int jobs)
+{
+	PGnotify *nf;
+	struct pollfd pfd[2];
+	long long t, next;
+	long target = 0;
+
+	PQclear(db_exec("LISTEN helpim_webapp", 0, NULL, PGRES_COMMAND_OK));
+	next = clock_ms();
+	for (;;) {
+		t = clock_ms();
+		if (t >= next) {
+			next = t + c.refill_interval;
+			if (db_lock(0)) {
+				target = started + db_count(-1);
+				if (started < target) {
+					run(target, jobs);
+					if (stopping() || failed > 0)
+						return target;
+				}
+				db_unlock();
+			} else
+				next = t + LOCKED_MS;
+		}
+		if (gotsig)
+			return target;
+		while ((nf = PQnotifies(db)) != NULL) {
+			if (pool_changed(nf->extra) && next > t + GATHER_MS)
+				next = t + GATHER_MS;
+			PQfreemem(nf);
+		}
+		pfd[0].fd = st_sock;
+		pfd[0].events = POLLIN;
+		if (xmpp_conn_send_queue_len(conn) > 0)
+			pfd[0].events |= POLLOUT;
+		pfd[1].fd = PQsocket(db);
+		pfd[1].events = POLLIN;
+		if (poll(pfd, 2, next > t ? next - t : 0) == -1 &&
+		    errno != EINTR)
+			log_err(EXIT_TEMP, "poll");
+		xmpp_input();
+		if (lost) {
+			log_errorx("connection to the XMPP server lost%s%s",
+			    lasterr[0] != '\0' ? ": " : "", lasterr);
+			return target;
+		}
+		if ((pfd[1].revents & (POLLIN | POLLHUP | POLLERR)) &&
+		    (!PQconsumeInput(db) || PQstatus(db) != CONNECTION_OK)) {
+			log_errorx("database: %s", db_error(db, NULL));
+			dbdead = 1;
+			return target;
+		}
+	}
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -1067,10 +1174,13 @@ main(int argc, char *argv[])
 	long want = -1, n;
 	int ch, check = 0, jobs = 128, i, rc;
 
-	while ((ch = getopt(argc, argv, "c:f:j:J:nN:qv")) != -1) {
+	while ((ch = getopt(argc, argv, "c:f:Fj:J:nN:qv")) != -1) {
 		if (ch == 'c' || ch == 'j')
 			ch = log_renamed(ch, ch == 'c' ? 'N' : 'J');
 		switch (ch) {
+		case 'F':
+			follow = 1;
+			break;
 		case 'N':
 			want = strtonum(optarg, 0, 1000000, &e);
 			if (e != NULL)
@@ -1086,7 +1196,7 @@ main(int argc, char *argv[])
 				usage();
 		}
 	}
-	if (argc != optind)
+	if (argc != optind || (follow && want >= 0))
 		usage();
 
 	if (conf_load(&c, conf_path(file), CONF_SECRET) == -1)
@@ -1109,7 +1219,7 @@ main(int argc, char *argv[])
 		conf_clear(&c);
 		return dbcode;
 	}
-	if ((n = db_count(want)) == 0) {
+	if (!follow && (!db_lock(1) || (n = db_count(want)) == 0)) {
 		conf_clear(&c);
 		PQfinish(db);
 		return 0;
@@ -1133,7 +1243,10 @@ main(int argc, char *argv[])
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	xmpp_up();
-	run(n, jobs);
+	if (follow)
+		n = refill_loop(jobs);
+	else
+		run(n, jobs);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	xmpp_down();
 	if (db != NULL)
@@ -1157,7 +1270,7 @@ main(int argc, char *argv[])
 	if (refused)
 		log_errx(EXIT_PERM, "the MUC service refuses to create rooms: "
 		    "the bot account %s may not create rooms", c.jid);
-	if (failed > 0 || started < n)
+	if (failed > 0 || (started < n && !follow) || (follow && !gotsig))
 		return EXIT_TEMP;
 	return rc;
 }
