@@ -98,13 +98,17 @@ teardown_file() { sandbox_down; }
 	mkdir -p "$d"
 	TMPDIR=$d run_start
 	tmp=$(echo "$d"/helpim-run.*)
-	# helpim-mkrooms ran and ended: its pid file is gone
+	# the refiller ended (killed): its pid file is gone
+	wait_until 20 test -e "$tmp/mkrooms.pid"
+	kill -9 "$(prog_pid mkrooms)"
 	wait_until 20 test ! -e "$tmp/mkrooms.pid"
 	# a pid file left over, with a pid the system gave another process
 	sleep 300 3>&- &
 	stranger=$!
 	echo "$stranger" >"$tmp/mkrooms.pid"
-	# the pool is still refilled: a stranger is no helpim-mkrooms
+	# the refiller is restarted: a stranger is no helpim-mkrooms
+	wait_until 20 grep -q 'helpim-mkrooms exited 137; restarting it in 1 s' \
+		"$BATS_FILE_TMPDIR/run.log"
 	claim staff s-pid
 	wait_until 20 pool_full
 	run_stop
@@ -126,7 +130,7 @@ names() {
 	run_start
 	helpim-listen >/dev/null 2>&1 3>&- &
 	echo $! >"$d/listen.pid"
-	# the next refill waits for this lock, its session in full view
+	# the refiller cannot refill while another run holds the lock
 	lock="SELECT pg_advisory_lock(hashtextextended('helpim-mkrooms ' || '$inst', 0))"
 	PGAPPNAME=lockholder psql -X -q -c "$lock" -c "SELECT pg_sleep(60)" \
 	    >/dev/null 2>&1 3>&- &
@@ -153,4 +157,35 @@ names() {
 	# and each goes with its program
 	wait_until 10 sh -c "psql -X -A -t -c \"SELECT count(*) FROM pg_stat_activity
 	    WHERE application_name LIKE 'helpim-%'\" | grep -qx 0"
+}
+
+# desc PID: the processes under PID
+desc() { local p; for p in $(pgrep -P "$1"); do echo "$p"; desc "$p"; done; }
+
+@test "the refiller stays: a claim is refilled within a second, a kill restarts only it" {
+	local f pid w before
+	f=$(conf_with stay refill_interval=1h)
+	HELPIM_CONF=$f run_start
+	pid=$(cat "$BATS_FILE_TMPDIR/run.pid")
+	w=$(HELPIM_CONF=$f prog_pid watch)
+	HELPIM_CONF=$f claim staff s-stay
+	wait_until 1 pool_full
+	HELPIM_CONF=$f claim staff s-stay2
+	wait_until 1 pool_full
+	# idle, nothing is started: no tick, no poll
+	before=$(desc "$pid" | sort)
+	sleep 3
+	run -0 sh -c "$(declare -f desc); desc $pid | sort"
+	assert_output "$before"
+	kill -9 "$(HELPIM_CONF=$f prog_pid mkrooms)"
+	wait_until 20 grep -q 'helpim-mkrooms exited 137; restarting it in 1 s' \
+		"$BATS_FILE_TMPDIR/run.log"
+	HELPIM_CONF=$f claim staff s-stay3
+	wait_until 10 pool_full
+	# the pipeline was left alone
+	run -0 env HELPIM_CONF="$f" sh -c "$(declare -f prog_pid); prog_pid watch"
+	assert_output "$w"
+	run_stop
+	run -0 ours "$f"
+	assert_output ""
 }
