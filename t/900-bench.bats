@@ -47,6 +47,13 @@ teardown_file() {
 	assert_line --regexp "^\\| routing, 100 clients, 10 staff members, chats of 100 ms, fsync on \\| the queue: a staff member's join to the assigned notification \\| p50 [0-9.]+ ms, p99 [0-9.]+ ms, max [0-9.]+ ms \\(100\\); .*; 100 of 100 clients served \\|"
 }
 
+@test "run -Q capacity: the CPU per chat of each part of the bot, the old bot beside" {
+	BENCH_RATES=4 BENCH_BOT_BEFORE=$top run -0 "$top/t/bench/run" -Q \
+		-o "$BATS_FILE_TMPDIR/C.md" capacity
+	assert_line --regexp '^\| capacity, Prosody SQLite \(chats of 1 s, 3 s a step, the bot of '"$top"'\) \| CPU per chat at 4 chats/s'
+	assert_line --regexp '^\| capacity, Prosody SQLite \(chats of 1 s, 3 s a step\) \| CPU per chat at 4 chats/s.* the bot \(all of helpim-run\) [0-9.]+ ms = [0-9.]+ % of Prosody \(helpim-watch, helpim-setstatus, helpim-rooms [0-9.]+ ms.*, the rest [0-9.]+ ms: helpim-run'
+}
+
 @test "usage: a bad option exits 100" {
 	run -100 "$top/t/bench/flood" -x
 	run -100 "$top/t/bench/paced" -x
