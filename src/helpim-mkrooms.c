@@ -38,6 +38,7 @@
 #define MAX_WARN	10	/* per-room failures reported one by one */
 #define GATHER_MS	200	/* -F: claims gathered into one refill */
 #define LOCKED_MS	1000	/* -F: next try when another run counts */
+#define BATCH_BYTES	12288	/* -F: an insert, within libpq's 16 KiB */
 
 /* S_WAIT: created, waiting for the owner form that another room fetches */
 enum state {
@@ -825,7 +826,7 @@ static const char insert_sql[] =
     "SELECT jid, pg_notify('helpim', 'watch ' || jid) FROM ins";
 
 static char	*abuf;
-static size_t	 asize;
+static size_t	 asize, scrublen;
 
 static void
 db_send(void)
@@ -833,8 +834,11 @@ db_send(void)
 	const char *p[3];
 	size_t need, off, pwoff;
 	struct room *r;
-	int i;
+	int i, most = nslots;
 
+	if (follow)
+		most = BATCH_BYTES / (prefixlen + NAME_RAND +
+		    strlen(c.muc_domain) + PW_LEN + 8);
 	need = (size_t)nready * (NODE_MAX + sizeof(c.muc_domain) + PW_LEN + 8)
 	    + 16;
 	if (need > asize) {
@@ -846,11 +850,15 @@ db_send(void)
 	nbatch = 0;
 	off = 0;
 	abuf[off++] = '{';
-	for (i = readyhead; i != -1; i = rooms[i].next) {
+	for (i = readyhead; i != -1 && nbatch < most; i = rooms[i].next) {
 		off += snprintf(abuf + off, asize - off, "%s\"%s@%s\"",
 		    nbatch > 0 ? "," : "", rooms[i].node, c.muc_domain);
 		batch[nbatch++] = i;
 	}
+	readyhead = i;
+	if (readyhead == -1)
+		readytail = -1;
+	nready -= nbatch;
 	abuf[off++] = '}';
 	abuf[off++] = '\0';
 	pwoff = off;
@@ -863,8 +871,6 @@ db_send(void)
 	}
 	abuf[off++] = '}';
 	abuf[off] = '\0';
-	readyhead = readytail = -1;
-	nready = 0;
 	p[0] = abuf;
 	p[1] = abuf + pwoff;
 	p[2] = c.instance;
@@ -874,6 +880,33 @@ db_send(void)
 	} else
 		dbbusy = 1;
 	explicit_bzero(abuf, off);
+	if (scrublen < off + sizeof(insert_sql) + 256)
+		scrublen = off + sizeof(insert_sql) + 256;
+}
+
+/*
+ * libpq keeps the last message it sent in its output buffer, and an insert
+ * carries the rooms' passwords: a run that stays overwrites it with a
+ * message at least as long, written from the same place.  Its inserts stay
+ * within the buffer libpq starts with (BATCH_BYTES), so that the buffer is
+ * never moved, leaving a copy behind.
+ */
+static void
+db_scrub(void)
+{
+	const char *p[1];
+	char *s;
+
+	if (scrublen == 0 || db == NULL || dbdead)
+		return;
+	if ((s = malloc(scrublen + 1)) == NULL)
+		log_err(EXIT_TEMP, NULL);
+	memset(s, 'x', scrublen);
+	s[scrublen] = '\0';
+	p[0] = s;
+	PQclear(db_exec("SELECT length($1)", 1, p, PGRES_TUPLES_OK));
+	free(s);
+	scrublen = 0;
 }
 
 static void
@@ -1129,6 +1162,7 @@ refill_loop(int jobs)
 					run(target, jobs);
 					if (stopping() || failed > 0)
 						return target;
+					db_scrub();
 				}
 				db_unlock();
 			} else
@@ -1171,7 +1205,7 @@ main(int argc, char *argv[])
 	const char *file = NULL, *e;
 	struct timespec t0, t1;
 	double secs;
-	long want = -1, n;
+	long want = -1, n = 0;
 	int ch, check = 0, jobs = 128, i, rc;
 
 	while ((ch = getopt(argc, argv, "c:f:Fj:J:nN:qv")) != -1) {

@@ -130,3 +130,31 @@ memory() {
 	    "$BATS_TEST_TMPDIR"/*
 	run -0 grep -c . "$BATS_TEST_TMPDIR/table"
 }
+
+refill_pool() {
+	[ "$(sql "SELECT count(*) FROM helpim.rooms
+	    WHERE instance = 'refill' AND status = 'available'")" = 3 ]
+}
+
+@test "helpim-mkrooms -F keeps no password in memory: the bot's, nor its rooms'" {
+	local f pid pw
+	pw=$(tail -n 1 "$BATS_FILE_TMPDIR/secrets")
+	f=$(conf_with refill instance=refill pool_size=3 refill_interval=1h)
+	HELPIM_CONF=$f helpim-mkrooms -F 2>"$BATS_TEST_TMPDIR/refill.err" 3>&- &
+	pid=$!
+	wait_until 20 refill_pool
+	# claims: the pool is topped up by the same process
+	sql "UPDATE helpim.rooms SET status = 'staff_claimed'
+	    WHERE instance = 'refill' AND status = 'available'"
+	wait_until 20 refill_pool
+	sql "SELECT password FROM helpim.rooms WHERE instance = 'refill'" \
+	    >"$BATS_TEST_TMPDIR/pws"
+	run -0 grep -c . "$BATS_TEST_TMPDIR/pws"
+	assert_output 6
+	memory "$pid" >"$BATS_TEST_TMPDIR/refill.mem"
+	run -0 test -s "$BATS_TEST_TMPDIR/refill.mem"
+	run -1 grep -aqF -f "$BATS_TEST_TMPDIR/pws" "$BATS_TEST_TMPDIR/refill.mem"
+	run -1 grep -aqF "$pw" "$BATS_TEST_TMPDIR/refill.mem"
+	kill "$pid"
+	wait "$pid"
+}
