@@ -1119,8 +1119,9 @@ run(long n, int jobs)
 }
 
 /*
- * -F: a room left the pool or a room closed (a status notification of
- * helpim.rooms_routed), so the pool or max_rooms may have room for more.
+ * -F: a room changed its status (the notification of its history row): it
+ * may have left the pool, or ended and made room under max_rooms.  Only a
+ * room that became available is no reason to count.
  */
 static int
 pool_changed(const char *extra)
@@ -1130,10 +1131,30 @@ pool_changed(const char *extra)
 	if (strncmp(extra, "status ", 7) != 0 ||
 	    (st = strchr(extra + 7, ' ')) == NULL)
 		return 0;
-	st++;
-	return strncmp(st, "staff_claimed ", 14) == 0 ||
-	    strncmp(st, "staff_waiting ", 14) == 0 ||
-	    strncmp(st, "closed ", 7) == 0 || strncmp(st, "lost ", 5) == 0;
+	return strncmp(st + 1, "available ", 10) != 0;
+}
+
+/*
+ * -F: one refill.  The pool is counted first without the lock (a full pool
+ * needs none: nothing is made), then again under it.  0 when another run
+ * holds the lock, -1 when the refill failed or was stopped.
+ */
+static int
+refill(int jobs, long *target)
+{
+	if (db_count(-1) == 0)
+		return 1;
+	if (!db_lock(0))
+		return 0;
+	*target = started + db_count(-1);
+	if (started < *target) {
+		run(*target, jobs);
+		if (stopping() || failed > 0)
+			return -1;
+		db_scrub();
+	}
+	db_unlock();
+	return 1;
 }
 
 /*
@@ -1149,6 +1170,7 @@ refill_loop(int jobs)
 	struct pollfd pfd[2];
 	long long t, next;
 	long target = 0;
+	int rc;
 
 	PQclear(db_exec("LISTEN helpim_webapp", 0, NULL, PGRES_COMMAND_OK));
 	next = clock_ms();
@@ -1156,16 +1178,9 @@ refill_loop(int jobs)
 		t = clock_ms();
 		if (t >= next) {
 			next = t + c.refill_interval;
-			if (db_lock(0)) {
-				target = started + db_count(-1);
-				if (started < target) {
-					run(target, jobs);
-					if (stopping() || failed > 0)
-						return target;
-					db_scrub();
-				}
-				db_unlock();
-			} else
+			if ((rc = refill(jobs, &target)) == -1)
+				return target;
+			if (rc == 0)
 				next = t + LOCKED_MS;
 		}
 		if (gotsig)

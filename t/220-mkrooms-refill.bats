@@ -38,12 +38,20 @@ refill_stop() {
 	wait "$pid"
 }
 
-# staff INSTANCE: the webapp claims a room of that instance for staff
-staff() {
-	sql "UPDATE helpim.rooms SET status = 'staff_claimed'
-	     WHERE id = (SELECT id FROM helpim.rooms WHERE instance = '$1'
-	     AND status = 'available' ORDER BY id LIMIT 1)"
+# change INSTANCE FROM TO [COUNT]: COUNT rooms (all) of INSTANCE in
+# status FROM go to TO, each with its row of history, as the claims and
+# the status writer make them (the row sends the notification)
+change() {
+	sql "WITH r AS (UPDATE helpim.rooms SET status = '$3'
+	     WHERE id IN (SELECT id FROM helpim.rooms WHERE instance = '$1'
+	     AND status = '$2' ORDER BY id LIMIT ${4:-ALL}) RETURNING id, jid)
+	     INSERT INTO helpim.room_events (room_id, jid, at, event,
+	     chatters, old_status, new_status)
+	     SELECT id, jid, now(), 'test', 0, '$2', '$3' FROM r"
 }
+
+# staff INSTANCE: the webapp claims a room of that instance for staff
+staff() { change "$1" available staff_claimed 1; }
 
 @test "-F with -N is a usage error" {
 	run -100 helpim-mkrooms -F -N 3
@@ -60,8 +68,7 @@ staff() {
 	staff follow
 	staff follow
 	wait_until 2 is_available follow 4
-	sql "UPDATE helpim.rooms SET status = 'closed'
-	     WHERE instance = 'follow' AND status = 'available'"
+	change follow available closed
 	wait_until 2 is_available follow 4
 	# one process, one session all along; a line a room made
 	run -0 kill -0 "$pid"
@@ -88,8 +95,7 @@ staff() {
 	sleep 1
 	run -0 available capped
 	assert_output 2
-	sql "UPDATE helpim.rooms SET status = 'closed'
-	     WHERE instance = 'capped' AND status = 'staff_claimed'"
+	change capped staff_claimed closed
 	wait_until 2 is_available capped 3
 	refill_stop
 }

@@ -143,9 +143,12 @@ refill_pool() {
 	HELPIM_CONF=$f helpim-mkrooms -F 2>"$BATS_TEST_TMPDIR/refill.err" 3>&- &
 	pid=$!
 	wait_until 20 refill_pool
-	# claims: the pool is topped up by the same process
-	sql "UPDATE helpim.rooms SET status = 'staff_claimed'
-	    WHERE instance = 'refill' AND status = 'available'"
+	# claims, with their history: the pool is topped up by the same process
+	sql "WITH r AS (UPDATE helpim.rooms SET status = 'staff_claimed'
+	    WHERE instance = 'refill' AND status = 'available' RETURNING id, jid)
+	    INSERT INTO helpim.room_events (room_id, jid, at, event, chatters,
+	    old_status, new_status) SELECT id, jid, now(), 'staff_claim', 0,
+	    'available', 'staff_claimed' FROM r"
 	wait_until 20 refill_pool
 	sql "SELECT password FROM helpim.rooms WHERE instance = 'refill'" \
 	    >"$BATS_TEST_TMPDIR/pws"
