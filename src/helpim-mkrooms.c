@@ -6,6 +6,8 @@
  * says a room left it (LISTEN helpim_webapp), and every refill_interval.
  */
 
+#include <sys/tree.h>
+
 #include <ctype.h>
 #include <errno.h>
 #include <poll.h>
@@ -58,13 +60,24 @@ struct room {
 	enum state	 state;
 	int		 got;
 	int		 final;		/* a refused configuration is final */
-	int		 hnext;		/* hash chain */
 	int		 next;		/* free list or ready queue */
+	RB_ENTRY(room)	 entry;		/* in flight, by node */
 };
+
+static int
+nodecmp(const struct room *a, const struct room *b)
+{
+	return strcmp(a->node, b->node);
+}
+
+RB_HEAD(nodes, room);
+RB_PROTOTYPE(nodes, room, entry, nodecmp)
+RB_GENERATE(nodes, room, entry, nodecmp)
 
 static struct conf	 c;
 static struct room	*rooms;
-static int		 nslots, *bucket, nbucket;
+static struct nodes	 nodes = RB_INITIALIZER(&nodes);
+static int		 nslots;
 static int		 freelist = -1, readyhead = -1, readytail = -1;
 static int		*batch, nbatch;
 static uint32_t		 serial;
@@ -119,50 +132,19 @@ lowercheck(char *s, const char *extra)
 }
 
 /*
- * Hash and index: presences are matched by room name; iq answers by the
- * id, which carries the slot, and by the sender, the room itself.
+ * The rooms in flight: presences are matched by room name; iq answers by
+ * the id, which carries the slot, and by the sender, the room itself.
  */
-
-static unsigned
-hash(const char *s, size_t len)
-{
-	unsigned h = 2166136261u;
-
-	while (len-- > 0)
-		h = (h ^ (unsigned char)*s++) * 16777619u;
-	return h & (nbucket - 1);
-}
-
-static void
-hash_add(int i)
-{
-	unsigned h = hash(rooms[i].node, strlen(rooms[i].node));
-
-	rooms[i].hnext = bucket[h];
-	bucket[h] = i;
-}
-
-static void
-hash_del(int i)
-{
-	int *p = &bucket[hash(rooms[i].node, strlen(rooms[i].node))];
-
-	while (*p != -1 && *p != i)
-		p = &rooms[*p].hnext;
-	if (*p == i)
-		*p = rooms[i].hnext;
-}
-
 static struct room *
-hash_find(const char *node, size_t len)
+node_find(const char *node, size_t len)
 {
-	int i;
+	struct room key;
 
-	for (i = bucket[hash(node, len)]; i != -1; i = rooms[i].hnext)
-		if (strncmp(rooms[i].node, node, len) == 0 &&
-		    rooms[i].node[len] == '\0')
-			return &rooms[i];
-	return NULL;
+	if (len >= sizeof(key.node))
+		return NULL;
+	memcpy(key.node, node, len);
+	key.node[len] = '\0';
+	return RB_FIND(nodes, &nodes, &key);
 }
 
 /* A room from "node@domain[/nick]", if the domain is the MUC service. */
@@ -179,7 +161,7 @@ room_by_jid(const char *jid)
 	if (dlen != strlen(c.muc_domain) ||
 	    strncasecmp(dom, c.muc_domain, dlen) != 0)
 		return NULL;
-	return hash_find(jid, at - jid);
+	return node_find(jid, at - jid);
 }
 
 static struct room *
@@ -257,7 +239,7 @@ room_free(struct room *r)
 
 	if (inflight(r))
 		nflight--;
-	hash_del(i);
+	RB_REMOVE(nodes, &nodes, r);
 	explicit_bzero(r->pw, sizeof(r->pw));
 	r->state = S_FREE;
 	r->next = freelist;
@@ -322,20 +304,21 @@ room_start(void)
 	slot = freelist;
 	r = &rooms[slot];
 	freelist = r->next;
-	arc4random_buf(rnd, sizeof(rnd));
-	memcpy(r->node, c.room_prefix, prefixlen);
-	for (i = 0; i < NAME_RAND; i++)
-		r->node[prefixlen + i] = b32[rnd[i] & 31];
-	r->node[prefixlen + NAME_RAND] = '\0';
-	for (i = 0; i < PW_LEN; i++)
-		r->pw[i] = b64[rnd[NAME_RAND + i] & 63];
-	r->pw[PW_LEN] = '\0';
+	do {	/* a name of its own among the rooms in flight */
+		arc4random_buf(rnd, sizeof(rnd));
+		memcpy(r->node, c.room_prefix, prefixlen);
+		for (i = 0; i < NAME_RAND; i++)
+			r->node[prefixlen + i] = b32[rnd[i] & 31];
+		r->node[prefixlen + NAME_RAND] = '\0';
+		for (i = 0; i < PW_LEN; i++)
+			r->pw[i] = b64[rnd[NAME_RAND + i] & 63];
+		r->pw[PW_LEN] = '\0';
+	} while (RB_INSERT(nodes, &nodes, r) != NULL);
 	explicit_bzero(rnd, sizeof(rnd));
 	r->serial = ++serial;
 	r->state = S_JOIN;
 	r->got = 0;
 	r->final = 0;
-	hash_add(slot);
 	nflight++;
 	started++;
 	st_send(conn, st_join(ctx, room_jid(r, 1), r->pw));
@@ -915,7 +898,7 @@ publish(const char *jid)
 	const char *at = strchr(jid, '@');
 	struct room *r;
 
-	if (at == NULL || (r = hash_find(jid, at - jid)) == NULL ||
+	if (at == NULL || (r = node_find(jid, at - jid)) == NULL ||
 	    r->state != S_DB)
 		return;
 	printf("%s\n", jid);
@@ -1275,14 +1258,9 @@ main(int argc, char *argv[])
 	}
 
 	nslots = jobs * 4;
-	for (nbucket = 16; nbucket < nslots * 2; nbucket *= 2)
-		;
 	if ((rooms = calloc(nslots, sizeof(*rooms))) == NULL ||
-	    (bucket = calloc(nbucket, sizeof(*bucket))) == NULL ||
 	    (batch = calloc(nslots, sizeof(*batch))) == NULL)
 		log_err(EXIT_TEMP, NULL);
-	for (i = 0; i < nbucket; i++)
-		bucket[i] = -1;
 	for (i = nslots - 1; i >= 0; i--) {
 		rooms[i].next = freelist;
 		freelist = i;
