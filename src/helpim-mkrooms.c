@@ -42,23 +42,155 @@
 #define LOCKED_MS	1000	/* -F: next try when another run counts */
 #define BATCH_BYTES	12288	/* -F: an insert, within libpq's 16 KiB */
 
-/* S_WAIT: created, waiting for the owner form that another room fetches */
+/*
+ * A room's life: every legal move is in moves[][], the state that an input
+ * takes the room to and what is done on the way.  An input without a move
+ * is ignored.  The answers to a submitted form and to the disco#info query
+ * behind it come in either order: S_CONF waits for both, the four states
+ * after it for the other one.  A new room passes through S_WAIT, at once
+ * unless another room is fetching the form.  fail destroys a room that
+ * moves to S_DESTROY if the server is there, and forgets it otherwise; an
+ * empty why is not reported.  S_JOIN to S_DESTROY wait for the server.
+ */
 enum state {
-	S_FREE, S_JOIN, S_FORM, S_WAIT, S_CONF, S_DESTROY, S_READY, S_DB
+	S_FREE,
+	S_JOIN,
+	S_WAIT,		/* created, waiting for the form another room fetches */
+	S_FORM,
+	S_CONF,
+	S_CONF_OK, S_CONF_RETRY, S_CONF_ERR, S_INFO_OK, S_INFO_ERR,
+	S_DESTROY,
+	S_READY,	/* verified, in the queue for the database */
+	S_DB,		/* in an insert */
+	NSTATES
 };
+enum input {
+	START,		/* a free slot starts a room: join */
+	CREATED,	/* our presence with 201: the room is new, ours */
+	EXISTED,	/* our presence without 201: somebody else's */
+	REMOVED,	/* our presence leaving */
+	JOIN_REFUSED,	/* a presence error */
+	FORM_IN,	/* the run's form is known */
+	FORM_MISSING,	/* it is not: fetch it */
+	FORM_OK, FORM_REFUSED,	/* the answer to the fetch */
+	CONF_OK,	/* the answers to the submit */
+	CONF_RETRY,	/* refused, with a form fetched for another room */
+	CONF_REFUSED,	/* refused, with its own */
+	INFO_OK,	/* disco#info: hidden, password-protected, persistent */
+	INFO_BAD,
+	DESTROYED,	/* the answer to the destroy */
+	SENT,		/* in an insert */
+	PUBLISHED,	/* inserted */
+	UNPUBLISHED,	/* not inserted */
+	DOUBT,		/* whether it was inserted is not known */
+	ABANDON,	/* the server went away or stopped answering */
+	NINPUTS
+};
+static const char *const statename[] = { "free", "join", "wait", "form",
+	"conf", "conf-ok", "conf-retry", "conf-err", "info-ok", "info-err",
+	"destroy", "ready", "db" };
+static const char *const inputname[] = { "start", "created", "existed",
+	"removed", "join-refused", "form-in", "form-missing", "form-ok",
+	"form-refused", "conf-ok", "conf-retry", "conf-refused", "info-ok",
+	"info-bad", "destroyed", "sent", "published", "unpublished", "doubt",
+	"abandon" };
 
-/* got */
-#define CONF_OK		0x1
-#define CONF_ERR	0x2
-#define INFO_OK		0x4
-#define INFO_ERR	0x8
+struct room;
+typedef void action(struct room *, const char *);
+static action join, new_room, existed, join_refused, getform, configure,
+    configure_own, no_form, retry, ready, fail, destroyed,
+    published, nothing;
+
+#define REFUSED		"configuration refused"
+#define NOT_HIDDEN	"not hidden, password-protected and persistent " \
+			"after configuration"
+
+/* A why of its own, or else the input's, goes to the action. */
+static const struct move {
+	unsigned char	 next;
+	action		*act;
+	const char	*why;
+} moves[NSTATES][NINPUTS] = {
+	[S_FREE] = {
+		[START] =		{ S_JOIN, join },
+	},
+	[S_JOIN] = {
+		[CREATED] =		{ S_WAIT, new_room },
+		[EXISTED] =		{ S_FREE, existed, "already existed" },
+		[REMOVED] =		{ S_FREE, fail,
+		    "removed from the room while creating it" },
+		[JOIN_REFUSED] =	{ S_FREE, join_refused },
+		[ABANDON] =		{ S_FREE, fail },
+	},
+	[S_WAIT] = {
+		[FORM_IN] =		{ S_CONF, configure },
+		[FORM_MISSING] =	{ S_FORM, getform },
+		[ABANDON] =		{ S_FREE, fail },
+	},
+	[S_FORM] = {
+		[FORM_OK] =		{ S_CONF, configure_own },
+		[FORM_REFUSED] =	{ S_DESTROY, no_form,
+		    "no configuration form" },
+		[ABANDON] =		{ S_FREE, fail },
+	},
+	[S_CONF] = {
+		[CONF_OK] =		{ S_CONF_OK, nothing },
+		[CONF_RETRY] =		{ S_CONF_RETRY, nothing },
+		[CONF_REFUSED] =	{ S_CONF_ERR, nothing },
+		[INFO_OK] =		{ S_INFO_OK, nothing },
+		[INFO_BAD] =		{ S_INFO_ERR, nothing },
+		[ABANDON] =		{ S_FREE, fail },
+	},
+	[S_CONF_OK] = {
+		[INFO_OK] =		{ S_READY, ready },
+		[INFO_BAD] =		{ S_DESTROY, fail, NOT_HIDDEN },
+		[ABANDON] =		{ S_FREE, fail },
+	},
+	[S_CONF_RETRY] = {	/* the form may have changed */
+		[INFO_OK] =		{ S_WAIT, retry },
+		[INFO_BAD] =		{ S_WAIT, retry },
+		[ABANDON] =		{ S_FREE, fail },
+	},
+	[S_CONF_ERR] = {
+		[INFO_OK] =		{ S_DESTROY, fail, REFUSED },
+		[INFO_BAD] =		{ S_DESTROY, fail, REFUSED },
+		[ABANDON] =		{ S_FREE, fail },
+	},
+	[S_INFO_OK] = {
+		[CONF_OK] =		{ S_READY, ready },
+		[CONF_RETRY] =		{ S_WAIT, retry },
+		[CONF_REFUSED] =	{ S_DESTROY, fail, REFUSED },
+		[ABANDON] =		{ S_FREE, fail },
+	},
+	[S_INFO_ERR] = {
+		[CONF_OK] =		{ S_DESTROY, fail, NOT_HIDDEN },
+		[CONF_RETRY] =		{ S_WAIT, retry },
+		[CONF_REFUSED] =	{ S_DESTROY, fail, REFUSED },
+		[ABANDON] =		{ S_FREE, fail },
+	},
+	[S_DESTROY] = {		/* REMOVED: the destroy, or our leaving */
+		[REMOVED] =		{ S_DESTROY, nothing },
+		[DESTROYED] =		{ S_FREE, destroyed },
+		[ABANDON] =		{ S_FREE, destroyed, "" },
+	},
+	[S_READY] = {
+		[REMOVED] =		{ S_READY, nothing },
+		[SENT] =		{ S_DB, nothing },
+		[UNPUBLISHED] =		{ S_DESTROY, fail },
+	},
+	[S_DB] = {
+		[REMOVED] =		{ S_DB, nothing },
+		[PUBLISHED] =		{ S_FREE, published },
+		[UNPUBLISHED] =		{ S_DESTROY, fail },
+		[DOUBT] =		{ S_FREE, fail, "" },
+	},
+};
 
 struct room {
 	char		 node[NODE_MAX];
 	char		 pw[PW_LEN + 1];
 	uint32_t	 serial;
 	enum state	 state;
-	int		 got;
 	int		 final;		/* a refused configuration is final */
 	int		 next;		/* free list or ready queue */
 	RB_ENTRY(room)	 entry;		/* in flight, by node */
@@ -206,8 +338,23 @@ room_by_answer(xmpp_stanza_t *st, int kind)
 static int
 inflight(const struct room *r)
 {
-	return r->state == S_JOIN || r->state == S_FORM ||
-	    r->state == S_WAIT || r->state == S_CONF || r->state == S_DESTROY;
+	return r->state >= S_JOIN && r->state <= S_DESTROY;
+}
+
+static void
+step(struct room *r, enum input in, const char *arg)
+{
+	const struct move *m = &moves[r->state][in];
+
+	if (m->act == NULL) {
+		log_debug("room %s@%s: %s while %s: ignored", r->node,
+		    c.muc_domain, inputname[in], statename[r->state]);
+		return;
+	}
+	nflight -= inflight(r);
+	r->state = m->next;
+	nflight += inflight(r);
+	m->act(r, m->why != NULL ? m->why : arg);
 }
 
 /* The room's JID, with the bot's nick as the resource when nick is set. */
@@ -267,27 +414,6 @@ send_destroy(struct room *r)
 	d = st_add(q, st_tag(ctx, "destroy", NULL));
 	st_add_text(ctx, d, "reason", "not published");
 	st_send(conn, iq);
-	if (!inflight(r))
-		nflight++;
-	r->state = S_DESTROY;
-}
-
-/*
- * Count a room as failed; destroy it on the server if it may exist there
- * as ours, otherwise forget it.
- */
-static void
-fail(struct room *r, const char *why, int destroy)
-{
-	failed++;
-	if (nwarn++ < MAX_WARN)
-		log_warnx("room %s@%s: %s", r->node, c.muc_domain, why);
-	else if (nwarn == MAX_WARN + 1)
-		log_warnx("more rooms failed; counts at the end");
-	if (destroy && online && !lost)
-		send_destroy(r);
-	else
-		room_free(r);
 }
 
 static void
@@ -316,12 +442,9 @@ room_start(void)
 	} while (RB_INSERT(nodes, &nodes, r) != NULL);
 	explicit_bzero(rnd, sizeof(rnd));
 	r->serial = ++serial;
-	r->state = S_JOIN;
-	r->got = 0;
 	r->final = 0;
-	nflight++;
 	started++;
-	st_send(conn, st_join(ctx, room_jid(r, 1), r->pw));
+	step(r, START, NULL);
 }
 
 /*
@@ -358,14 +481,14 @@ static const struct field {
  * owner form first.
  */
 static void
-room_getform(struct room *r)
+getform(struct room *r, const char *unused)
 {
+	(void)unused;
 	st_send(conn, st_iq_query(ctx, "get", room_id(r, 'g'), room_jid(r, 0),
 	    NS_MUC_OWNER, NULL));
 	if (formcache)
 		form = FORM_ASKED;
 	nforms++;
-	r->state = S_FORM;
 }
 
 /* The offered fields of an owner form, a bit per entry of fields[]. */
@@ -397,13 +520,14 @@ offered(xmpp_stanza_t *st)
  * of a form fetched for another room is not yet final.
  */
 static void
-room_configure(struct room *r, unsigned have, int own)
+configure(struct room *r, const char *unused)
 {
 	xmpp_stanza_t *iq, *q, *x;
 	char hist[16], maxu[16];
 	const char *val;
 	unsigned i;
 
+	(void)unused;
 	snprintf(hist, sizeof(hist), "%d", c.history_length);
 	snprintf(maxu, sizeof(maxu), "%d", c.max_chatters + 1);
 	iq = st_iq_query(ctx, "set", room_id(r, 'f'), room_jid(r, 0),
@@ -413,7 +537,7 @@ room_configure(struct room *r, unsigned have, int own)
 	st_add_field(ctx, x, "FORM_TYPE",
 	    "http://jabber.org/protocol/muc#roomconfig");
 	for (i = 0; i < NFIELDS; i++) {
-		if ((have & (1U << i)) == 0)
+		if ((formhave & (1U << i)) == 0)
 			continue;
 		if ((val = fields[i].val) == NULL)
 			val = r->pw;
@@ -426,21 +550,6 @@ room_configure(struct room *r, unsigned have, int own)
 	st_send(conn, iq);
 	st_send(conn, st_iq_query(ctx, "get", room_id(r, 'i'), room_jid(r, 0),
 	    NS_INFO, NULL));
-	r->final |= own;
-	r->got = 0;
-	r->state = S_CONF;
-}
-
-/* Created (201): configure it with the run's form, or fetch the form. */
-static void
-room_created(struct room *r)
-{
-	if (!formcache || form == FORM_NONE)
-		room_getform(r);
-	else if (form == FORM_ASKED)
-		r->state = S_WAIT;
-	else
-		room_configure(r, formhave, 0);
 }
 
 /* The form came, or could not be had: the rooms that wait for it go on. */
@@ -452,22 +561,104 @@ form_done(int ok)
 	if (!formcache)
 		return;
 	form = ok ? FORM_KNOWN : FORM_NONE;
-	for (i = 0; i < nslots; i++) {
-		if (rooms[i].state != S_WAIT)
-			continue;
-		if (ok)
-			room_configure(&rooms[i], formhave, 0);
-		else if (form == FORM_NONE)
-			room_getform(&rooms[i]);
+	for (i = 0; i < nslots; i++)
+		if (rooms[i].state == S_WAIT && (ok || form == FORM_NONE))
+			step(&rooms[i], ok ? FORM_IN : FORM_MISSING, NULL);
+}
+
+/* More actions of moves[][]. */
+
+static void
+join(struct room *r, const char *unused)
+{
+	(void)unused;
+	st_send(conn, st_join(ctx, room_jid(r, 1), r->pw));
+}
+
+/* Created (201): configure it with the run's form, or fetch the form. */
+static void
+new_room(struct room *r, const char *unused)
+{
+	(void)unused;
+	if (!formcache || form == FORM_NONE)
+		step(r, FORM_MISSING, NULL);
+	else if (form == FORM_KNOWN)
+		step(r, FORM_IN, NULL);
+}
+
+/*
+ * Count a room as failed (saying why, unless the why is empty); destroy it
+ * on the server if it may exist there as ours, otherwise forget it.
+ */
+static void
+fail(struct room *r, const char *why)
+{
+	failed++;
+	if (why[0] != '\0') {
+		if (nwarn++ < MAX_WARN)
+			log_warnx("room %s@%s: %s", r->node, c.muc_domain,
+			    why);
+		else if (nwarn == MAX_WARN + 1)
+			log_warnx("more rooms failed; counts at the end");
 	}
+	if (r->state == S_DESTROY && online && !lost)
+		send_destroy(r);
+	else
+		room_free(r);
+}
+
+/* Not ours: leave it alone. */
+static void
+existed(struct room *r, const char *why)
+{
+	send_leave(r);
+	fail(r, why);
 }
 
 static void
-ready_push(struct room *r)
+join_refused(struct room *r, const char *code)
+{
+	char msg[128];
+
+	if (strcmp(code, "not-allowed") == 0 || strcmp(code, "forbidden") == 0)
+		refused = 1;
+	snprintf(msg, sizeof(msg), "creation refused: %s", code);
+	fail(r, msg);
+}
+
+static void
+configure_own(struct room *r, const char *unused)
+{
+	r->final = 1;
+	configure(r, unused);
+	form_done(1);
+}
+
+static void
+no_form(struct room *r, const char *why)
+{
+	fail(r, why);
+	form_done(0);
+}
+
+/* Fetch the form again, then configure again. */
+static void
+retry(struct room *r, const char *unused)
+{
+	r->final = 1;
+	r->serial = ++serial;	/* what is still to come is stale */
+	if (form == FORM_KNOWN)
+		form = FORM_NONE;
+	new_room(r, unused);
+}
+
+static void
+ready(struct room *r, const char *unused)
 {
 	int i = r - rooms;
 
-	r->state = S_READY;
+	(void)unused;
+	send_leave(r);
 	r->next = -1;
 	if (readytail == -1)
 		readyhead = i;
@@ -475,36 +666,30 @@ ready_push(struct room *r)
 		rooms[readytail].next = i;
 	readytail = i;
 	nready++;
-	nflight--;
 }
 
-/* Both answers in: publish the room, or take it down. */
 static void
-room_check(struct room *r)
+destroyed(struct room *r, const char *cond)
 {
-	if ((r->got & (CONF_OK | CONF_ERR)) == 0 ||
-	    (r->got & (INFO_OK | INFO_ERR)) == 0)
-		return;
-	if ((r->got & CONF_ERR) && !r->final) {
-		/* the form may have changed: fetch it again, then retry */
-		r->final = 1;
-		r->serial = ++serial;	/* what is still to come is stale */
-		if (form == FORM_KNOWN)
-			form = FORM_NONE;
-		room_created(r);
-		return;
-	}
-	if (r->got & CONF_ERR) {
-		fail(r, "configuration refused", 1);
-		return;
-	}
-	if (r->got & INFO_ERR) {
-		fail(r, "not hidden, password-protected and persistent "
-		    "after configuration", 1);
-		return;
-	}
-	send_leave(r);
-	ready_push(r);
+	if (cond != NULL && cond[0] != '\0')
+		log_warnx("room %s@%s: could not destroy it: %s",
+		    r->node, c.muc_domain, cond);
+	room_free(r);
+}
+
+static void
+published(struct room *r, const char *jid)
+{
+	printf("%s\n", jid);
+	created++;
+	room_free(r);
+}
+
+static void
+nothing(struct room *r, const char *unused)
+{
+	(void)r;
+	(void)unused;
 }
 
 static int
@@ -512,38 +697,23 @@ on_presence(xmpp_conn_t *cn, xmpp_stanza_t *st, void *arg)
 {
 	xmpp_stanza_t *x;
 	struct room *r;
-	const char *type, *code;
-	char msg[128];
+	const char *type;
 
 	(void)cn;
 	(void)arg;
 	lastheard = clock_ms();
-	if ((r = room_by_jid(xmpp_stanza_get_from(st))) == NULL ||
-	    r->state != S_JOIN)
+	if ((r = room_by_jid(xmpp_stanza_get_from(st))) == NULL)
 		return 1;
 	type = xmpp_stanza_get_type(st);
-	if (type != NULL && strcmp(type, "error") == 0) {
-		code = st_condition(st);
-		if (strcmp(code, "not-allowed") == 0 ||
-		    strcmp(code, "forbidden") == 0)
-			refused = 1;
-		snprintf(msg, sizeof(msg), "creation refused: %s", code);
-		fail(r, msg, 0);
+	if (type != NULL && strcmp(type, "error") == 0)
+		step(r, JOIN_REFUSED, st_condition(st));
+	else if ((x = xmpp_stanza_get_child_by_ns(st, NS_MUC_USER)) == NULL ||
+	    !st_has_code(x, "110"))
 		return 1;
-	}
-	x = xmpp_stanza_get_child_by_ns(st, NS_MUC_USER);
-	if (x == NULL)
-		return 1;
-	if (!st_has_code(x, "110"))
-		return 1;
-	if (type != NULL && strcmp(type, "unavailable") == 0)
-		fail(r, "removed from the room while creating it", 0);
-	else if (!st_has_code(x, "201")) {
-		/* not ours: leave it alone */
-		send_leave(r);
-		fail(r, "already existed", 0);
-	} else
-		room_created(r);
+	else if (type != NULL && strcmp(type, "unavailable") == 0)
+		step(r, REMOVED, NULL);
+	else
+		step(r, st_has_code(x, "201") ? CREATED : EXISTED, NULL);
 	return 1;
 }
 
@@ -576,40 +746,35 @@ static int
 on_iq(xmpp_conn_t *cn, xmpp_stanza_t *st, void *arg)
 {
 	struct room *r;
-	const char *type;
+	const char *type, *id;
 	int ok;
 
 	(void)cn;
 	(void)arg;
 	lastheard = clock_ms();
-	if ((type = xmpp_stanza_get_type(st)) == NULL)
+	if ((type = xmpp_stanza_get_type(st)) == NULL ||
+	    (id = xmpp_stanza_get_id(st)) == NULL)
 		return 1;
 	ok = strcmp(type, "result") == 0;
-	if (!ok && strcmp(type, "error") != 0)
+	if ((!ok && strcmp(type, "error") != 0) ||
+	    (r = room_by_answer(st, id[0])) == NULL)
 		return 1;
-	if ((r = room_by_answer(st, 'g')) != NULL && r->state == S_FORM) {
-		if (ok) {
+	switch (id[0]) {
+	case 'g':
+		if (ok && r->state == S_FORM)
 			formhave = offered(st);
-			room_configure(r, formhave, 1);
-			form_done(1);
-		} else {
-			fail(r, "no configuration form", 1);
-			form_done(0);
-		}
-	} else if ((r = room_by_answer(st, 'f')) != NULL &&
-	    r->state == S_CONF) {
-		r->got |= ok ? CONF_OK : CONF_ERR;
-		room_check(r);
-	} else if ((r = room_by_answer(st, 'i')) != NULL &&
-	    r->state == S_CONF) {
-		r->got |= ok && verified(st) ? INFO_OK : INFO_ERR;
-		room_check(r);
-	} else if ((r = room_by_answer(st, 'd')) != NULL &&
-	    r->state == S_DESTROY) {
-		if (!ok)
-			log_warnx("room %s@%s: could not destroy it: %s",
-			    r->node, c.muc_domain, st_condition(st));
-		room_free(r);
+		step(r, ok ? FORM_OK : FORM_REFUSED, NULL);
+		break;
+	case 'f':
+		step(r, ok ? CONF_OK : r->final ? CONF_REFUSED : CONF_RETRY,
+		    NULL);
+		break;
+	case 'i':
+		step(r, ok && verified(st) ? INFO_OK : INFO_BAD, NULL);
+		break;
+	case 'd':
+		step(r, DESTROYED, ok ? NULL : st_condition(st));
+		break;
 	}
 	return 1;
 }
@@ -848,7 +1013,7 @@ db_send(void)
 	abuf[off++] = '{';
 	for (i = 0; i < nbatch; i++) {
 		r = &rooms[batch[i]];
-		r->state = S_DB;
+		step(r, SENT, NULL);
 		off += snprintf(abuf + off, asize - off, "%s\"%s\"",
 		    i > 0 ? "," : "", r->pw);
 	}
@@ -898,12 +1063,19 @@ publish(const char *jid)
 	const char *at = strchr(jid, '@');
 	struct room *r;
 
-	if (at == NULL || (r = node_find(jid, at - jid)) == NULL ||
-	    r->state != S_DB)
-		return;
-	printf("%s\n", jid);
-	created++;
-	room_free(r);
+	if (at != NULL && (r = node_find(jid, at - jid)) != NULL)
+		step(r, PUBLISHED, jid);
+}
+
+/* The rooms of the batch not published. */
+static void
+batch_left(enum input in, const char *why)
+{
+	int i;
+
+	for (i = 0; i < nbatch; i++)
+		if (rooms[batch[i]].state == S_DB)
+			step(&rooms[batch[i]], in, why);
 }
 
 /*
@@ -923,11 +1095,7 @@ db_doubt(void)
 	PQfinish(db);
 	db = NULL;
 	if ((d = db_connect()) == NULL) {
-		for (i = 0; i < nbatch; i++)
-			if (rooms[batch[i]].state == S_DB) {
-				failed++;
-				room_free(&rooms[batch[i]]);
-			}
+		batch_left(DOUBT, NULL);
 		log_warnx("%d rooms may be left on the server unpublished",
 		    nbatch);
 		return;
@@ -945,9 +1113,7 @@ db_doubt(void)
 		n = PQntuples(res);
 		for (i = 0; i < n; i++)
 			publish(PQgetvalue(res, i, 0));
-		for (i = 0; i < nbatch; i++)
-			if (rooms[batch[i]].state == S_DB)
-				fail(&rooms[batch[i]], "not inserted", 1);
+		batch_left(UNPUBLISHED, "not inserted");
 	} else
 		log_errorx("database: %s", db_error(d, NULL));
 	PQclear(res);
@@ -991,10 +1157,8 @@ db_input(void)
 	if (!dbok && !dbbad)
 		db_doubt();
 	else
-		for (i = 0; i < nbatch; i++)
-			if (rooms[batch[i]].state == S_DB)
-				fail(&rooms[batch[i]], dbbad ? "insert failed" :
-				    "name already in the database", 1);
+		batch_left(UNPUBLISHED, dbbad ? "insert failed" :
+		    "name already in the database");
 	nbatch = 0;
 	dbok = dbbad = 0;
 }
@@ -1024,19 +1188,8 @@ abandon(const char *why)
 	int i;
 
 	for (i = 0; i < nslots; i++)
-		switch (rooms[i].state) {
-		case S_JOIN:
-		case S_FORM:
-		case S_WAIT:
-		case S_CONF:
-			fail(&rooms[i], why, 0);
-			break;
-		case S_DESTROY:
-			room_free(&rooms[i]);
-			break;
-		default:
-			break;
-		}
+		if (inflight(&rooms[i]))
+			step(&rooms[i], ABANDON, why);
 }
 
 static int
@@ -1064,7 +1217,7 @@ run(long n, int jobs)
 			while (readyhead != -1) {
 				i = readyhead;
 				readyhead = rooms[i].next;
-				fail(&rooms[i], "not inserted", 1);
+				step(&rooms[i], UNPUBLISHED, "not inserted");
 			}
 			readytail = -1;
 			nready = 0;
