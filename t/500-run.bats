@@ -164,8 +164,9 @@ desc() { local p; for p in $(pgrep -P "$1"); do echo "$p"; desc "$p"; done; }
 
 @test "the refiller stays: a claim is refilled at once, a kill restarts only it" {
 	local f pid w before
-	f=$(conf_with stay refill_interval=1h)
-	# no claim of an earlier test expires back into the pool meanwhile
+	# no claim of this test expires back into the pool (a slow build takes
+	# longer than the sandbox's 5 s), and none of an earlier test either
+	f=$(conf_with stay refill_interval=1h staff_claim_timeout=1h)
 	sql "UPDATE helpim.rooms SET status = 'closed'
 	    WHERE status NOT IN ('available', 'closed', 'lost')"
 	HELPIM_CONF=$f run_start
