@@ -85,10 +85,12 @@ room_of() {
 	R2=$ROOM
 	chat staff "join $R2 Staff2 $PASS"
 	wait_until 10 status_is "$R2" staff_waiting
-	open=$(open_of a)
 
 	kill -9 -- "-$(cat "$BATS_FILE_TMPDIR/a.pgid")"
 	SECONDS=0
+	# counted once a is dead: its refiller may publish a room up to then
+	sleep 0.5
+	open=$(open_of a)
 	# a leave while nobody watches the room
 	chat client "leave $R1"
 	# nothing is claimed from the dead instance once its lease ran out
