@@ -1,0 +1,79 @@
+#!/usr/bin/env bats
+# The plans of the hot paths (sql/010-plans.sql): what a session planned
+# while the tables were small stays right when they have grown, and a claim
+# does not look at every free room.  The plans are read with auto_explain,
+# in the session that runs the statements.
+
+load helper
+
+setup_file() { sandbox_up; }
+teardown_file() { sandbox_down; }
+
+# the statements that follow, then STMT, whose plans (nested ones too) are
+# printed; in one session
+explained() {
+	psql -X -A -t -q -v ON_ERROR_STOP=1 2>&1 <<-EOF
+	$1
+	LOAD 'auto_explain';
+	SET auto_explain.log_min_duration = 0;
+	SET auto_explain.log_nested_statements = on;
+	SET client_min_messages = log;
+	$2
+	EOF
+}
+
+@test "apply_events: planned on a small history, no sequential scan of it once it has grown" {
+	sql "INSERT INTO helpim.rooms (jid, password) VALUES ('plan@rooms.localhost', 'pw')"
+	# seven batches of ten events, planned while the history is small and
+	# analysed so (as autovacuum does it; a generic plan is made after
+	# five), then 20000 events more, not analysed again
+	local calls='' i
+	for i in 1 2 3 4 5 6 7; do
+		calls="$calls SELECT helpim.apply_events(array_fill('snapshot'::text, '{10}'),
+		    ARRAY(SELECT now() + ($i * 10 + g) * '1 s'::interval FROM generate_series(1, 10) AS g),
+		    array_fill('plan@rooms.localhost'::text, '{10}'),
+		    ARRAY(SELECT g % 2 FROM generate_series(1, 10) AS g),
+		    array_fill(NULL::text, '{10}'),
+		    ARRAY(SELECT CASE WHEN g % 2 = 1 THEN 'Anna' END FROM generate_series(1, 10) AS g));"
+	done
+	run -0 explained "INSERT INTO helpim.room_events (jid, at, event)
+		SELECT 'early' || g || '@rooms.localhost', now(), 'leave'
+		FROM generate_series(1, 50) AS g;
+		VACUUM ANALYZE helpim.room_events;
+		SET auto_explain.log_min_duration = -1;
+		$calls
+		INSERT INTO helpim.room_events (jid, at, event)
+		SELECT 'other' || g || '@rooms.localhost', now(), 'leave'
+		FROM generate_series(1, 20000) AS g;" \
+		"SELECT helpim.apply_events('{join}', ARRAY[now() + '9 s']::timestamptz[],
+		    '{plan@rooms.localhost}', '{1}', '{Anna}', '{NULL}');"
+	assert_output --partial "room_events_replay"
+	refute_output --partial "Seq Scan on room_events"
+}
+
+@test "claim_staff_room: of 2000 free rooms not analysed, it looks at a few" {
+	sql "INSERT INTO helpim.rooms (jid, password)
+		SELECT 'free' || g || '@rooms.localhost', 'pw'
+		FROM generate_series(1, 2000) AS g"
+	run -0 explained "" "SELECT jid FROM helpim.claim_staff_room('web-plan');"
+	assert_output --partial "@rooms.localhost"
+	# the instance of each room looked at: one statement per room before
+	n=$(grep -c "SELECT NOT EXISTS" <<<"$output" || true)
+	[ "$n" -lt 10 ] || { echo "$n rooms looked at"; false; }
+}
+
+@test "enqueue_client: planned on a short queue, no sequential scan of it once it is long" {
+	local calls='' i
+	for i in 1 2 3 4 5 6 7; do
+		calls="$calls SELECT helpim.enqueue_client('early-$i');"
+	done
+	run -0 explained "VACUUM ANALYZE helpim.queue;
+		SET auto_explain.log_min_duration = -1;
+		$calls
+		INSERT INTO helpim.queue (ref)
+		SELECT 'long-' || g FROM generate_series(1, 3000) AS g;" \
+		"SELECT helpim.enqueue_client('late');"
+	assert_output --partial "queue_waiting"
+	refute_output --partial "Seq Scan on queue"
+	sql "SELECT helpim.dequeue_client(ref) FROM helpim.queue WHERE status = 'waiting'"
+}
