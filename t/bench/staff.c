@@ -3,6 +3,10 @@
  * benchmark, each on a database connection of its own (the webapp's), in
  * one poll loop: claim a room, join it, wait for a client's claim, let the
  * client join and leave, leave, and again, until CHATS chats have begun.
+ * The staff members come in one after another over one chat length, and a
+ * chat lasts between half and one and a half times that length, so that
+ * they do not move in step: a steady load, not a wave of fifty joins at
+ * once every chat length.
  * The joins and leaves are event lines, stamped with the time they are
  * written, to a helpim-setstatus of our own: the path of a real chat, where
  * the watcher reports them and helpim-setstatus applies them in batches.
@@ -29,7 +33,7 @@
 #include "../../src/conf.h"
 #include "../../src/log.h"
 
-enum step { S_CLAIM, S_JOIN, S_WAIT, S_CHAT, S_PART, S_END, S_DONE };
+enum step { S_REST, S_CLAIM, S_JOIN, S_WAIT, S_CHAT, S_PART, S_END, S_DONE };
 
 struct staff {
 	PGconn		*db;
@@ -39,7 +43,7 @@ struct staff {
 	char		 nick[32];
 	char		 jid[512];
 	char		 joined[64];	/* the time of the join's event line */
-	long long	 until;		/* chatting until (ms), or 0 */
+	long long	 until;		/* resting or chatting until (ms), or 0 */
 };
 
 static struct conf	 c;
@@ -185,6 +189,12 @@ go(struct staff *s)
 {
 	for (;;) {
 		switch (s->step) {
+		case S_REST:
+			if (s->until > now_ms())
+				return;
+			s->until = 0;
+			s->step = S_CLAIM;
+			break;
 		case S_CLAIM:
 			s->step = S_JOIN;
 			break;
@@ -202,7 +212,8 @@ go(struct staff *s)
 			break;
 		case S_CHAT:
 			if (chatlen > 0 && s->until == 0) {
-				s->until = now_ms() + chatlen;
+				s->until = now_ms() + chatlen / 2 +
+				    arc4random_uniform(chatlen + 1);
 				return;
 			}
 			if (s->until > now_ms())
@@ -326,8 +337,10 @@ main(int argc, char *argv[])
 		snprintf(st[i].nick, sizeof(st[i].nick), "staff%d", i + 1);
 	}
 	events = setstatus(file);
-	for (i = 0; i < nstaff; i++)
-		send_step(&st[i]);
+	for (i = 0; i < nstaff; i++) {
+		st[i].until = now_ms() + chatlen * i / nstaff;
+		go(&st[i]);
+	}
 
 	for (;;) {
 		live = 0;
