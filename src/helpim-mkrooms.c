@@ -206,7 +206,7 @@ RB_HEAD(nodes, room);
 RB_PROTOTYPE(nodes, room, entry, nodecmp)
 RB_GENERATE(nodes, room, entry, nodecmp)
 
-static struct conf	 c;
+static struct conf	 conf;
 static struct room	*rooms;
 static struct nodes	 nodes = RB_INITIALIZER(&nodes);
 static int		 nslots;
@@ -290,8 +290,8 @@ room_by_jid(const char *jid)
 		return NULL;
 	dom = at + 1;
 	dlen = strcspn(dom, "/");
-	if (dlen != strlen(c.muc_domain) ||
-	    strncasecmp(dom, c.muc_domain, dlen) != 0)
+	if (dlen != strlen(conf.muc_domain) ||
+	    strncasecmp(dom, conf.muc_domain, dlen) != 0)
 		return NULL;
 	return node_find(jid, at - jid);
 }
@@ -329,7 +329,7 @@ room_by_answer(xmpp_stanza_t *st, int kind)
 	/* room JIDs are nodeprep'd and nameprep'd: case does not count */
 	n = strlen(r->node);
 	if (strncasecmp(from, r->node, n) != 0 || from[n] != '@' ||
-	    strcasecmp(from + n + 1, c.muc_domain) != 0)
+	    strcasecmp(from + n + 1, conf.muc_domain) != 0)
 		return NULL;
 	return r;
 }
@@ -348,7 +348,7 @@ step(struct room *r, enum input in, const char *arg)
 
 	if (m->act == NULL) {
 		log_debug("room %s@%s: %s while %s: ignored", r->node,
-		    c.muc_domain, inputname[in], statename[r->state]);
+		    conf.muc_domain, inputname[in], statename[r->state]);
 		return;
 	}
 	nflight -= inflight(r);
@@ -361,10 +361,11 @@ step(struct room *r, enum input in, const char *arg)
 static const char *
 room_jid(const struct room *r, int nick)
 {
-	static char jid[NODE_MAX + sizeof(c.muc_domain) + sizeof(c.nick) + 2];
+	static char jid[NODE_MAX + sizeof(conf.muc_domain) +
+	    sizeof(conf.nick) + 2];
 
-	snprintf(jid, sizeof(jid), "%s@%s%s%s", r->node, c.muc_domain,
-	    nick ? "/" : "", nick ? c.nick : "");
+	snprintf(jid, sizeof(jid), "%s@%s%s%s", r->node, conf.muc_domain,
+	    nick ? "/" : "", nick ? conf.nick : "");
 	return jid;
 }
 
@@ -432,7 +433,7 @@ room_start(void)
 	freelist = r->next;
 	do {	/* a name of its own among the rooms in flight */
 		arc4random_buf(rnd, sizeof(rnd));
-		memcpy(r->node, c.room_prefix, prefixlen);
+		memcpy(r->node, conf.room_prefix, prefixlen);
 		for (i = 0; i < NAME_RAND; i++)
 			r->node[prefixlen + i] = b32[rnd[i] & 31];
 		r->node[prefixlen + NAME_RAND] = '\0';
@@ -528,8 +529,8 @@ configure(struct room *r, const char *unused)
 	unsigned i;
 
 	(void)unused;
-	snprintf(hist, sizeof(hist), "%d", c.history_length);
-	snprintf(maxu, sizeof(maxu), "%d", c.max_chatters + 1);
+	snprintf(hist, sizeof(hist), "%d", conf.history_length);
+	snprintf(maxu, sizeof(maxu), "%d", conf.max_chatters + 1);
 	iq = st_iq_query(ctx, "set", room_id(r, 'f'), room_jid(r, 0),
 	    NS_MUC_OWNER, &q);
 	x = st_add(q, st_tag(ctx, "x", NS_DATA));
@@ -596,7 +597,7 @@ fail(struct room *r, const char *why)
 	failed++;
 	if (why[0] != '\0') {
 		if (nwarn++ < MAX_WARN)
-			log_warnx("room %s@%s: %s", r->node, c.muc_domain,
+			log_warnx("room %s@%s: %s", r->node, conf.muc_domain,
 			    why);
 		else if (nwarn == MAX_WARN + 1)
 			log_warnx("more rooms failed; counts at the end");
@@ -673,7 +674,7 @@ destroyed(struct room *r, const char *cond)
 {
 	if (cond != NULL && cond[0] != '\0')
 		log_warnx("room %s@%s: could not destroy it: %s",
-		    r->node, c.muc_domain, cond);
+		    r->node, conf.muc_domain, cond);
 	room_free(r);
 }
 
@@ -833,8 +834,8 @@ xmpp_up(void)
 	long long t0;
 
 	snprintf(pid, sizeof(pid), "%ld", (long)getpid());
-	conn = st_connect(&ctx, &logger, &c, "mkrooms", pid, on_conn);
-	host = c.server[0] != '\0' ? c.server : strchr(c.jid, '@') + 1;
+	conn = st_connect(&ctx, &logger, &conf, "mkrooms", pid, on_conn);
+	host = conf.server[0] != '\0' ? conf.server : strchr(conf.jid, '@') + 1;
 	t0 = clock_ms();
 	while (!online && !connfail && !gotsig) {
 		xmpp_run_once(ctx, 100);
@@ -845,10 +846,10 @@ xmpp_up(void)
 	}
 	if (authfail && !online)
 		log_errx(EXIT_PERM, "%s: authentication failed: wrong password "
-		    "(or no such account)", c.jid);
+		    "(or no such account)", conf.jid);
 	if (!online)
 		log_errx(EXIT_TEMP, "cannot connect to %s port %d: %s", host,
-		    c.port, lasterr[0] != '\0' ? lasterr : "failed");
+		    conf.port, lasterr[0] != '\0' ? lasterr : "failed");
 	/* from here on every stanza would be formatted for the log */
 	logger.handler = NULL;
 	lasterr[0] = '\0';
@@ -878,7 +879,7 @@ db_connect(void)
 {
 	PGconn *d;
 
-	d = db_open(c.db);
+	d = db_open(conf.db);
 	if (PQstatus(d) != CONNECTION_OK) {
 		log_errorx("database: %s", db_error(d, NULL));
 		dbcode = db_exitcode(d, NULL);
@@ -913,7 +914,7 @@ db_exec(const char *sql, int n, const char *const *p, ExecStatusType want)
 static int
 db_lock(int wait)
 {
-	const char *p[1] = { c.instance };
+	const char *p[1] = { conf.instance };
 	PGresult *res;
 	int got;
 
@@ -923,7 +924,7 @@ db_lock(int wait)
 	PQclear(res);
 	if (got || !wait)
 		return got;
-	log_debug("waiting for the other run of instance '%s'", c.instance);
+	log_debug("waiting for the other run of instance '%s'", conf.instance);
 	PQclear(db_exec("SELECT pg_advisory_lock(hashtextextended("
 	    "'helpim-mkrooms ' || $1, 0))", 1, p, PGRES_TUPLES_OK));
 	return 1;
@@ -932,7 +933,7 @@ db_lock(int wait)
 static void
 db_unlock(void)
 {
-	const char *p[1] = { c.instance };
+	const char *p[1] = { conf.instance };
 
 	if (db != NULL && !dbdead)
 		PQclear(db_exec("SELECT pg_advisory_unlock(hashtextextended("
@@ -943,7 +944,7 @@ static long
 db_count(long want)
 {
 	static char ended[1024];	/* the statuses, read once a process */
-	const char *p[2] = { c.instance, NULL };
+	const char *p[2] = { conf.instance, NULL };
 	PGresult *res;
 	long avail, open, room;
 
@@ -956,13 +957,13 @@ db_count(long want)
 	avail = strtol(PQgetvalue(res, 0, 0), NULL, 10);
 	open = strtol(PQgetvalue(res, 0, 1), NULL, 10);
 	PQclear(res);
-	room = c.max_rooms - open;
+	room = conf.max_rooms - open;
 	if (want < 0)
-		want = c.pool_size - avail;
+		want = conf.pool_size - avail;
 	if (want > room)
 		want = room;
 	log_debug("%ld available, %ld open, pool_size %d, max_rooms %d: "
-	    "creating %ld", avail, open, c.pool_size, c.max_rooms,
+	    "creating %ld", avail, open, conf.pool_size, conf.max_rooms,
 	    want > 0 ? want : 0);
 	return want > 0 ? want : 0;
 }
@@ -986,9 +987,9 @@ db_send(void)
 
 	if (follow)
 		most = BATCH_BYTES / (prefixlen + NAME_RAND +
-		    strlen(c.muc_domain) + PW_LEN + 8);
-	need = (size_t)nready * (NODE_MAX + sizeof(c.muc_domain) + PW_LEN + 8)
-	    + 16;
+		    strlen(conf.muc_domain) + PW_LEN + 8);
+	need = (size_t)nready *
+	    (NODE_MAX + sizeof(conf.muc_domain) + PW_LEN + 8) + 16;
 	if (need > asize) {
 		free(abuf);
 		if ((abuf = malloc(need)) == NULL)
@@ -1000,7 +1001,7 @@ db_send(void)
 	abuf[off++] = '{';
 	for (i = readyhead; i != -1 && nbatch < most; i = rooms[i].next) {
 		off += snprintf(abuf + off, asize - off, "%s\"%s@%s\"",
-		    nbatch > 0 ? "," : "", rooms[i].node, c.muc_domain);
+		    nbatch > 0 ? "," : "", rooms[i].node, conf.muc_domain);
 		batch[nbatch++] = i;
 	}
 	readyhead = i;
@@ -1021,7 +1022,7 @@ db_send(void)
 	abuf[off] = '\0';
 	p[0] = abuf;
 	p[1] = abuf + pwoff;
-	p[2] = c.instance;
+	p[2] = conf.instance;
 	if (!PQsendQueryParams(db, insert_sql, 3, NULL, p, NULL, NULL, 0)) {
 		log_errorx("database: %s", db_error(db, NULL));
 		dbdead = 1;
@@ -1103,7 +1104,7 @@ db_doubt(void)
 	abuf[off++] = '{';
 	for (i = 0; i < nbatch; i++)
 		off += snprintf(abuf + off, asize - off, "%s\"%s@%s\"",
-		    i > 0 ? "," : "", rooms[batch[i]].node, c.muc_domain);
+		    i > 0 ? "," : "", rooms[batch[i]].node, conf.muc_domain);
 	abuf[off++] = '}';
 	abuf[off] = '\0';
 	p[0] = abuf;
@@ -1176,7 +1177,7 @@ xmpp_input(void)
 		struct pollfd pfd = { st_sock, POLLIN, 0 };
 
 		xmpp_run_once(ctx, 0);
-		if (c.tls == TLS_OFF ? poll(&pfd, 1, 0) != 1 : i >= 7)
+		if (conf.tls == TLS_OFF ? poll(&pfd, 1, 0) != 1 : i >= 7)
 			break;
 	}
 }
@@ -1232,7 +1233,7 @@ run(long n, int jobs)
 			pfd[0].events |= POLLOUT;
 		pfd[1].fd = dbbusy ? PQsocket(db) : -1;
 		pfd[1].events = POLLIN;
-		timeout = nflight > 0 || c.tls != TLS_OFF ? 10 : 1000;
+		timeout = nflight > 0 || conf.tls != TLS_OFF ? 10 : 1000;
 		if (poll(pfd, 2, timeout) == -1 && errno != EINTR)
 			log_err(EXIT_TEMP, "poll");
 		if (!lost)
@@ -1313,7 +1314,7 @@ refill_loop(int jobs)
 	for (;;) {
 		t = clock_ms();
 		if (t >= next) {
-			next = t + c.refill_interval;
+			next = t + conf.refill_interval;
 			if ((rc = refill(jobs, &target)) == -1)
 				return target;
 			if (rc == 0)
@@ -1384,28 +1385,28 @@ main(int argc, char *argv[])
 	if (argc != optind || (follow && want >= 0))
 		usage();
 
-	if (conf_load(&c, conf_path(file), CONF_SECRET) == -1)
+	if (conf_load(&conf, conf_path(file), CONF_SECRET) == -1)
 		return EXIT_PERM;
-	if (lowercheck(c.room_prefix, "-_.") == -1 ||
-	    lowercheck(c.muc_domain, "-.") == -1) {
-		conf_clear(&c);
+	if (lowercheck(conf.room_prefix, "-_.") == -1 ||
+	    lowercheck(conf.muc_domain, "-.") == -1) {
+		conf_clear(&conf);
 		log_errx(EXIT_PERM, "%s: 'room_prefix' and 'muc_domain' may "
 		    "hold only letters, digits, '-', '.' (and '_' in the "
-		    "prefix)", c.path);
+		    "prefix)", conf.path);
 	}
-	prefixlen = strlen(c.room_prefix);
+	prefixlen = strlen(conf.room_prefix);
 	formcache = jobs > 1;
 	if (check) {
-		conf_clear(&c);
+		conf_clear(&conf);
 		return 0;
 	}
 
 	if ((db = db_connect()) == NULL) {
-		conf_clear(&c);
+		conf_clear(&conf);
 		return dbcode;
 	}
 	if (!follow && (!db_lock(1) || (n = db_count(want)) == 0)) {
-		conf_clear(&c);
+		conf_clear(&conf);
 		PQfinish(db);
 		return 0;
 	}
@@ -1449,7 +1450,7 @@ main(int argc, char *argv[])
 		    "%.1f rooms/s", created, secs, secs > 0 ? created / secs : 0.0);
 	if (refused)
 		log_errx(EXIT_PERM, "the MUC service refuses to create rooms: "
-		    "the bot account %s may not create rooms", c.jid);
+		    "the bot account %s may not create rooms", conf.jid);
 	if (failed > 0 || (started < n && !follow) || (follow && !gotsig))
 		return EXIT_TEMP;
 	return rc;
