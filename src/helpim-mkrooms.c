@@ -43,9 +43,11 @@
 #define BATCH_BYTES	12288	/* -F: an insert, within libpq's 16 KiB */
 
 /*
- * A room's life: every legal move is in moves[][], the state that an input
- * takes the room to and what is done on the way.  An input without a move
- * is ignored.  The answers to a submitted form and to the disco#info query
+ * A slot holds one room being made, from the join that creates it to its
+ * row in the database (or its destruction), then the next one.  A slot's
+ * life: every legal move is in moves[][], the state that an input takes the
+ * slot to and what is done on the way.  An input without a move is
+ * ignored.  The answers to a submitted form and to the disco#info query
  * behind it come in either order: S_CONF waits for both, the four states
  * after it for the other one.  A new room passes through S_WAIT, at once
  * unless another room is fetching the form.  fail destroys a room that
@@ -95,8 +97,8 @@ static const char *const inputname[] = { "start", "created", "existed",
 	"info-bad", "destroyed", "sent", "published", "unpublished", "doubt",
 	"abandon" };
 
-struct room;
-typedef void action(struct room *, const char *);
+struct slot;
+typedef void action(struct slot *, const char *);
 static action join, new_room, existed, join_refused, getform, configure,
     configure_own, no_form, retry, ready, fail, destroyed,
     published, nothing;
@@ -186,28 +188,29 @@ static const struct move {
 	},
 };
 
-struct room {
-	char		 node[NODE_MAX];
+/* One of the jobs * 4 places for a room in the making. */
+struct slot {
+	char		 node[NODE_MAX];	/* the room's name */
 	char		 pw[PW_LEN + 1];
 	uint32_t	 serial;
 	enum state	 state;
 	int		 final;		/* a refused configuration is final */
 	int		 next;		/* free list or ready queue */
-	RB_ENTRY(room)	 entry;		/* in flight, by node */
+	RB_ENTRY(slot)	 entry;		/* in flight, by node */
 };
 
 static int
-nodecmp(const struct room *a, const struct room *b)
+nodecmp(const struct slot *a, const struct slot *b)
 {
 	return strcmp(a->node, b->node);
 }
 
-RB_HEAD(nodes, room);
-RB_PROTOTYPE(nodes, room, entry, nodecmp)
-RB_GENERATE(nodes, room, entry, nodecmp)
+RB_HEAD(nodes, slot);
+RB_PROTOTYPE(nodes, slot, entry, nodecmp)
+RB_GENERATE(nodes, slot, entry, nodecmp)
 
 static struct conf	 conf;
-static struct room	*rooms;
+static struct slot	*slots;
 static struct nodes	 nodes = RB_INITIALIZER(&nodes);
 static int		 nslots;
 static int		 freelist = -1, readyhead = -1, readytail = -1;
@@ -267,10 +270,10 @@ lowercheck(char *s, const char *extra)
  * The rooms in flight: presences are matched by room name; iq answers by
  * the id, which carries the slot, and by the sender, the room itself.
  */
-static struct room *
+static struct slot *
 node_find(const char *node, size_t len)
 {
-	struct room key;
+	struct slot key;
 
 	if (len >= sizeof(key.node))
 		return NULL;
@@ -280,8 +283,8 @@ node_find(const char *node, size_t len)
 }
 
 /* A room from "node@domain[/nick]", if the domain is the MUC service. */
-static struct room *
-room_by_jid(const char *jid)
+static struct slot *
+slot_by_jid(const char *jid)
 {
 	const char *at, *dom;
 	size_t dlen;
@@ -296,121 +299,121 @@ room_by_jid(const char *jid)
 	return node_find(jid, at - jid);
 }
 
-static struct room *
-room_by_id(const char *id, int kind)
+static struct slot *
+slot_by_id(const char *id, int kind)
 {
-	unsigned long slot, ser;
+	unsigned long i, ser;
 	char *end;
 
 	if (id == NULL || id[0] != kind)
 		return NULL;
 	errno = 0;
-	slot = strtoul(id + 1, &end, 16);
-	if (errno != 0 || *end != '.' || slot >= (unsigned long)nslots)
+	i = strtoul(id + 1, &end, 16);
+	if (errno != 0 || *end != '.' || i >= (unsigned long)nslots)
 		return NULL;
 	ser = strtoul(end + 1, &end, 16);
-	if (errno != 0 || *end != '\0' || rooms[slot].serial != ser ||
-	    rooms[slot].state == S_FREE)
+	if (errno != 0 || *end != '\0' || slots[i].serial != ser ||
+	    slots[i].state == S_FREE)
 		return NULL;
-	return &rooms[slot];
+	return &slots[i];
 }
 
 /* An answer: its id names the room, and the room sent it. */
-static struct room *
-room_by_answer(xmpp_stanza_t *st, int kind)
+static struct slot *
+slot_by_answer(xmpp_stanza_t *st, int kind)
 {
-	struct room *r;
+	struct slot *s;
 	const char *from;
 	size_t n;
 
-	if ((r = room_by_id(xmpp_stanza_get_id(st), kind)) == NULL ||
+	if ((s = slot_by_id(xmpp_stanza_get_id(st), kind)) == NULL ||
 	    (from = xmpp_stanza_get_from(st)) == NULL)
 		return NULL;
 	/* room JIDs are nodeprep'd and nameprep'd: case does not count */
-	n = strlen(r->node);
-	if (strncasecmp(from, r->node, n) != 0 || from[n] != '@' ||
+	n = strlen(s->node);
+	if (strncasecmp(from, s->node, n) != 0 || from[n] != '@' ||
 	    strcasecmp(from + n + 1, conf.muc_domain) != 0)
 		return NULL;
-	return r;
+	return s;
 }
 
 /* Waiting for an answer from the XMPP server. */
 static int
-inflight(const struct room *r)
+inflight(const struct slot *s)
 {
-	return r->state >= S_JOIN && r->state <= S_DESTROY;
+	return s->state >= S_JOIN && s->state <= S_DESTROY;
 }
 
 static void
-step(struct room *r, enum input in, const char *arg)
+step(struct slot *s, enum input in, const char *arg)
 {
-	const struct move *m = &moves[r->state][in];
+	const struct move *m = &moves[s->state][in];
 
 	if (m->act == NULL) {
-		log_debug("room %s@%s: %s while %s: ignored", r->node,
-		    conf.muc_domain, inputname[in], statename[r->state]);
+		log_debug("room %s@%s: %s while %s: ignored", s->node,
+		    conf.muc_domain, inputname[in], statename[s->state]);
 		return;
 	}
-	nflight -= inflight(r);
-	r->state = m->next;
-	nflight += inflight(r);
-	m->act(r, m->why != NULL ? m->why : arg);
+	nflight -= inflight(s);
+	s->state = m->next;
+	nflight += inflight(s);
+	m->act(s, m->why != NULL ? m->why : arg);
 }
 
 /* The room's JID, with the bot's nick as the resource when nick is set. */
 static const char *
-room_jid(const struct room *r, int nick)
+slot_jid(const struct slot *s, int nick)
 {
 	static char jid[NODE_MAX + sizeof(conf.muc_domain) +
 	    sizeof(conf.nick) + 2];
 
-	snprintf(jid, sizeof(jid), "%s@%s%s%s", r->node, conf.muc_domain,
+	snprintf(jid, sizeof(jid), "%s@%s%s%s", s->node, conf.muc_domain,
 	    nick ? "/" : "", nick ? conf.nick : "");
 	return jid;
 }
 
 /* The id of an iq about the room: kind, slot and serial. */
 static const char *
-room_id(const struct room *r, int kind)
+slot_id(const struct slot *s, int kind)
 {
 	static char id[32];
 
-	snprintf(id, sizeof(id), "%c%x.%x", kind, (unsigned)(r - rooms),
-	    r->serial);
+	snprintf(id, sizeof(id), "%c%x.%x", kind, (unsigned)(s - slots),
+	    s->serial);
 	return id;
 }
 
 static void
-room_free(struct room *r)
+slot_free(struct slot *s)
 {
-	int i = r - rooms;
+	int i = s - slots;
 
-	if (inflight(r))
+	if (inflight(s))
 		nflight--;
-	RB_REMOVE(nodes, &nodes, r);
-	explicit_bzero(r->pw, sizeof(r->pw));
-	r->state = S_FREE;
-	r->next = freelist;
+	RB_REMOVE(nodes, &nodes, s);
+	explicit_bzero(s->pw, sizeof(s->pw));
+	s->state = S_FREE;
+	s->next = freelist;
 	freelist = i;
 }
 
 static void
-send_leave(struct room *r)
+send_leave(struct slot *s)
 {
 	xmpp_stanza_t *p;
 
 	p = xmpp_presence_new(ctx);
 	xmpp_stanza_set_type(p, "unavailable");
-	xmpp_stanza_set_to(p, room_jid(r, 1));
+	xmpp_stanza_set_to(p, slot_jid(s, 1));
 	st_send(conn, p);
 }
 
 static void
-send_destroy(struct room *r)
+send_destroy(struct slot *s)
 {
 	xmpp_stanza_t *iq, *q, *d;
 
-	iq = st_iq_query(ctx, "set", room_id(r, 'd'), room_jid(r, 0),
+	iq = st_iq_query(ctx, "set", slot_id(s, 'd'), slot_jid(s, 0),
 	    NS_MUC_OWNER, &q);
 	d = st_add(q, st_tag(ctx, "destroy", NULL));
 	st_add_text(ctx, d, "reason", "not published");
@@ -418,34 +421,32 @@ send_destroy(struct room *r)
 }
 
 static void
-room_start(void)
+slot_start(void)
 {
 	static const char b32[] = "abcdefghijklmnopqrstuvwxyz234567";
 	static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 	    "abcdefghijklmnopqrstuvwxyz0123456789-_";
 	unsigned char rnd[NAME_RAND + PW_LEN];
-	struct room *r;
+	struct slot *s;
 	size_t i;
-	int slot;
 
-	slot = freelist;
-	r = &rooms[slot];
-	freelist = r->next;
+	s = &slots[freelist];
+	freelist = s->next;
 	do {	/* a name of its own among the rooms in flight */
 		arc4random_buf(rnd, sizeof(rnd));
-		memcpy(r->node, conf.room_prefix, prefixlen);
+		memcpy(s->node, conf.room_prefix, prefixlen);
 		for (i = 0; i < NAME_RAND; i++)
-			r->node[prefixlen + i] = b32[rnd[i] & 31];
-		r->node[prefixlen + NAME_RAND] = '\0';
+			s->node[prefixlen + i] = b32[rnd[i] & 31];
+		s->node[prefixlen + NAME_RAND] = '\0';
 		for (i = 0; i < PW_LEN; i++)
-			r->pw[i] = b64[rnd[NAME_RAND + i] & 63];
-		r->pw[PW_LEN] = '\0';
-	} while (RB_INSERT(nodes, &nodes, r) != NULL);
+			s->pw[i] = b64[rnd[NAME_RAND + i] & 63];
+		s->pw[PW_LEN] = '\0';
+	} while (RB_INSERT(nodes, &nodes, s) != NULL);
 	explicit_bzero(rnd, sizeof(rnd));
-	r->serial = ++serial;
-	r->final = 0;
+	s->serial = ++serial;
+	s->final = 0;
 	started++;
-	step(r, START, NULL);
+	step(s, START, NULL);
 }
 
 /*
@@ -482,10 +483,10 @@ static const struct field {
  * owner form first.
  */
 static void
-getform(struct room *r, const char *unused)
+getform(struct slot *s, const char *unused)
 {
 	(void)unused;
-	st_send(conn, st_iq_query(ctx, "get", room_id(r, 'g'), room_jid(r, 0),
+	st_send(conn, st_iq_query(ctx, "get", slot_id(s, 'g'), slot_jid(s, 0),
 	    NS_MUC_OWNER, NULL));
 	if (formcache)
 		form = FORM_ASKED;
@@ -521,7 +522,7 @@ offered(xmpp_stanza_t *st)
  * of a form fetched for another room is not yet final.
  */
 static void
-configure(struct room *r, const char *unused)
+configure(struct slot *s, const char *unused)
 {
 	xmpp_stanza_t *iq, *q, *x;
 	char hist[16], maxu[16];
@@ -531,7 +532,7 @@ configure(struct room *r, const char *unused)
 	(void)unused;
 	snprintf(hist, sizeof(hist), "%d", conf.history_length);
 	snprintf(maxu, sizeof(maxu), "%d", conf.max_chatters + 1);
-	iq = st_iq_query(ctx, "set", room_id(r, 'f'), room_jid(r, 0),
+	iq = st_iq_query(ctx, "set", slot_id(s, 'f'), slot_jid(s, 0),
 	    NS_MUC_OWNER, &q);
 	x = st_add(q, st_tag(ctx, "x", NS_DATA));
 	xmpp_stanza_set_type(x, "submit");
@@ -541,7 +542,7 @@ configure(struct room *r, const char *unused)
 		if ((formhave & (1U << i)) == 0)
 			continue;
 		if ((val = fields[i].val) == NULL)
-			val = r->pw;
+			val = s->pw;
 		else if (strcmp(val, "history") == 0)
 			val = hist;
 		else if (strcmp(val, "maxusers") == 0)
@@ -549,7 +550,7 @@ configure(struct room *r, const char *unused)
 		st_add_field(ctx, x, fields[i].var, val);
 	}
 	st_send(conn, iq);
-	st_send(conn, st_iq_query(ctx, "get", room_id(r, 'i'), room_jid(r, 0),
+	st_send(conn, st_iq_query(ctx, "get", slot_id(s, 'i'), slot_jid(s, 0),
 	    NS_INFO, NULL));
 }
 
@@ -563,28 +564,28 @@ form_done(int ok)
 		return;
 	form = ok ? FORM_KNOWN : FORM_NONE;
 	for (i = 0; i < nslots; i++)
-		if (rooms[i].state == S_WAIT && (ok || form == FORM_NONE))
-			step(&rooms[i], ok ? FORM_IN : FORM_MISSING, NULL);
+		if (slots[i].state == S_WAIT && (ok || form == FORM_NONE))
+			step(&slots[i], ok ? FORM_IN : FORM_MISSING, NULL);
 }
 
 /* More actions of moves[][]. */
 
 static void
-join(struct room *r, const char *unused)
+join(struct slot *s, const char *unused)
 {
 	(void)unused;
-	st_send(conn, st_join(ctx, room_jid(r, 1), r->pw));
+	st_send(conn, st_join(ctx, slot_jid(s, 1), s->pw));
 }
 
 /* Created (201): configure it with the run's form, or fetch the form. */
 static void
-new_room(struct room *r, const char *unused)
+new_room(struct slot *s, const char *unused)
 {
 	(void)unused;
 	if (!formcache || form == FORM_NONE)
-		step(r, FORM_MISSING, NULL);
+		step(s, FORM_MISSING, NULL);
 	else if (form == FORM_KNOWN)
-		step(r, FORM_IN, NULL);
+		step(s, FORM_IN, NULL);
 }
 
 /*
@@ -592,104 +593,104 @@ new_room(struct room *r, const char *unused)
  * on the server if it may exist there as ours, otherwise forget it.
  */
 static void
-fail(struct room *r, const char *why)
+fail(struct slot *s, const char *why)
 {
 	failed++;
 	if (why[0] != '\0') {
 		if (nwarn++ < MAX_WARN)
-			log_warnx("room %s@%s: %s", r->node, conf.muc_domain,
+			log_warnx("room %s@%s: %s", s->node, conf.muc_domain,
 			    why);
 		else if (nwarn == MAX_WARN + 1)
 			log_warnx("more rooms failed; counts at the end");
 	}
-	if (r->state == S_DESTROY && online && !lost)
-		send_destroy(r);
+	if (s->state == S_DESTROY && online && !lost)
+		send_destroy(s);
 	else
-		room_free(r);
+		slot_free(s);
 }
 
 /* Not ours: leave it alone. */
 static void
-existed(struct room *r, const char *why)
+existed(struct slot *s, const char *why)
 {
-	send_leave(r);
-	fail(r, why);
+	send_leave(s);
+	fail(s, why);
 }
 
 static void
-join_refused(struct room *r, const char *code)
+join_refused(struct slot *s, const char *code)
 {
 	char msg[128];
 
 	if (strcmp(code, "not-allowed") == 0 || strcmp(code, "forbidden") == 0)
 		refused = 1;
 	snprintf(msg, sizeof(msg), "creation refused: %s", code);
-	fail(r, msg);
+	fail(s, msg);
 }
 
 static void
-configure_own(struct room *r, const char *unused)
+configure_own(struct slot *s, const char *unused)
 {
-	r->final = 1;
-	configure(r, unused);
+	s->final = 1;
+	configure(s, unused);
 	form_done(1);
 }
 
 static void
-no_form(struct room *r, const char *why)
+no_form(struct slot *s, const char *why)
 {
-	fail(r, why);
+	fail(s, why);
 	form_done(0);
 }
 
 /* Fetch the form again, then configure again. */
 static void
-retry(struct room *r, const char *unused)
+retry(struct slot *s, const char *unused)
 {
-	r->final = 1;
-	r->serial = ++serial;	/* what is still to come is stale */
+	s->final = 1;
+	s->serial = ++serial;	/* what is still to come is stale */
 	if (form == FORM_KNOWN)
 		form = FORM_NONE;
-	new_room(r, unused);
+	new_room(s, unused);
 }
 
 static void
-ready(struct room *r, const char *unused)
+ready(struct slot *s, const char *unused)
 {
-	int i = r - rooms;
+	int i = s - slots;
 
 	(void)unused;
-	send_leave(r);
-	r->next = -1;
+	send_leave(s);
+	s->next = -1;
 	if (readytail == -1)
 		readyhead = i;
 	else
-		rooms[readytail].next = i;
+		slots[readytail].next = i;
 	readytail = i;
 	nready++;
 }
 
 static void
-destroyed(struct room *r, const char *cond)
+destroyed(struct slot *s, const char *cond)
 {
 	if (cond != NULL && cond[0] != '\0')
 		log_warnx("room %s@%s: could not destroy it: %s",
-		    r->node, conf.muc_domain, cond);
-	room_free(r);
+		    s->node, conf.muc_domain, cond);
+	slot_free(s);
 }
 
 static void
-published(struct room *r, const char *jid)
+published(struct slot *s, const char *jid)
 {
 	printf("%s\n", jid);
 	created++;
-	room_free(r);
+	slot_free(s);
 }
 
 static void
-nothing(struct room *r, const char *unused)
+nothing(struct slot *s, const char *unused)
 {
-	(void)r;
+	(void)s;
 	(void)unused;
 }
 
@@ -697,24 +698,24 @@ static int
 on_presence(xmpp_conn_t *cn, xmpp_stanza_t *st, void *arg)
 {
 	xmpp_stanza_t *x;
-	struct room *r;
+	struct slot *s;
 	const char *type;
 
 	(void)cn;
 	(void)arg;
 	lastheard = clock_ms();
-	if ((r = room_by_jid(xmpp_stanza_get_from(st))) == NULL)
+	if ((s = slot_by_jid(xmpp_stanza_get_from(st))) == NULL)
 		return 1;
 	type = xmpp_stanza_get_type(st);
 	if (type != NULL && strcmp(type, "error") == 0)
-		step(r, JOIN_REFUSED, st_condition(st));
+		step(s, JOIN_REFUSED, st_condition(st));
 	else if ((x = xmpp_stanza_get_child_by_ns(st, NS_MUC_USER)) == NULL ||
 	    !st_has_code(x, "110"))
 		return 1;
 	else if (type != NULL && strcmp(type, "unavailable") == 0)
-		step(r, REMOVED, NULL);
+		step(s, REMOVED, NULL);
 	else
-		step(r, st_has_code(x, "201") ? CREATED : EXISTED, NULL);
+		step(s, st_has_code(x, "201") ? CREATED : EXISTED, NULL);
 	return 1;
 }
 
@@ -746,7 +747,7 @@ verified(xmpp_stanza_t *st)
 static int
 on_iq(xmpp_conn_t *cn, xmpp_stanza_t *st, void *arg)
 {
-	struct room *r;
+	struct slot *s;
 	const char *type, *id;
 	int ok;
 
@@ -758,23 +759,23 @@ on_iq(xmpp_conn_t *cn, xmpp_stanza_t *st, void *arg)
 		return 1;
 	ok = strcmp(type, "result") == 0;
 	if ((!ok && strcmp(type, "error") != 0) ||
-	    (r = room_by_answer(st, id[0])) == NULL)
+	    (s = slot_by_answer(st, id[0])) == NULL)
 		return 1;
 	switch (id[0]) {
 	case 'g':
-		if (ok && r->state == S_FORM)
+		if (ok && s->state == S_FORM)
 			formhave = offered(st);
-		step(r, ok ? FORM_OK : FORM_REFUSED, NULL);
+		step(s, ok ? FORM_OK : FORM_REFUSED, NULL);
 		break;
 	case 'f':
-		step(r, ok ? CONF_OK : r->final ? CONF_REFUSED : CONF_RETRY,
+		step(s, ok ? CONF_OK : s->final ? CONF_REFUSED : CONF_RETRY,
 		    NULL);
 		break;
 	case 'i':
-		step(r, ok && verified(st) ? INFO_OK : INFO_BAD, NULL);
+		step(s, ok && verified(st) ? INFO_OK : INFO_BAD, NULL);
 		break;
 	case 'd':
-		step(r, DESTROYED, ok ? NULL : st_condition(st));
+		step(s, DESTROYED, ok ? NULL : st_condition(st));
 		break;
 	}
 	return 1;
@@ -982,7 +983,7 @@ db_send(void)
 {
 	const char *p[3];
 	size_t need, off, pwoff;
-	struct room *r;
+	struct slot *s;
 	int i, most = nslots;
 
 	if (follow)
@@ -999,9 +1000,9 @@ db_send(void)
 	nbatch = 0;
 	off = 0;
 	abuf[off++] = '{';
-	for (i = readyhead; i != -1 && nbatch < most; i = rooms[i].next) {
+	for (i = readyhead; i != -1 && nbatch < most; i = slots[i].next) {
 		off += snprintf(abuf + off, asize - off, "%s\"%s@%s\"",
-		    nbatch > 0 ? "," : "", rooms[i].node, conf.muc_domain);
+		    nbatch > 0 ? "," : "", slots[i].node, conf.muc_domain);
 		batch[nbatch++] = i;
 	}
 	readyhead = i;
@@ -1013,10 +1014,10 @@ db_send(void)
 	pwoff = off;
 	abuf[off++] = '{';
 	for (i = 0; i < nbatch; i++) {
-		r = &rooms[batch[i]];
-		step(r, SENT, NULL);
+		s = &slots[batch[i]];
+		step(s, SENT, NULL);
 		off += snprintf(abuf + off, asize - off, "%s\"%s\"",
-		    i > 0 ? "," : "", r->pw);
+		    i > 0 ? "," : "", s->pw);
 	}
 	abuf[off++] = '}';
 	abuf[off] = '\0';
@@ -1062,10 +1063,10 @@ static void
 publish(const char *jid)
 {
 	const char *at = strchr(jid, '@');
-	struct room *r;
+	struct slot *s;
 
-	if (at != NULL && (r = node_find(jid, at - jid)) != NULL)
-		step(r, PUBLISHED, jid);
+	if (at != NULL && (s = node_find(jid, at - jid)) != NULL)
+		step(s, PUBLISHED, jid);
 }
 
 /* The rooms of the batch not published. */
@@ -1075,8 +1076,8 @@ batch_left(enum input in, const char *why)
 	int i;
 
 	for (i = 0; i < nbatch; i++)
-		if (rooms[batch[i]].state == S_DB)
-			step(&rooms[batch[i]], in, why);
+		if (slots[batch[i]].state == S_DB)
+			step(&slots[batch[i]], in, why);
 }
 
 /*
@@ -1104,7 +1105,7 @@ db_doubt(void)
 	abuf[off++] = '{';
 	for (i = 0; i < nbatch; i++)
 		off += snprintf(abuf + off, asize - off, "%s\"%s@%s\"",
-		    i > 0 ? "," : "", rooms[batch[i]].node, conf.muc_domain);
+		    i > 0 ? "," : "", slots[batch[i]].node, conf.muc_domain);
 	abuf[off++] = '}';
 	abuf[off] = '\0';
 	p[0] = abuf;
@@ -1189,8 +1190,8 @@ abandon(const char *why)
 	int i;
 
 	for (i = 0; i < nslots; i++)
-		if (inflight(&rooms[i]))
-			step(&rooms[i], ABANDON, why);
+		if (inflight(&slots[i]))
+			step(&slots[i], ABANDON, why);
 }
 
 static int
@@ -1210,15 +1211,15 @@ run(long n, int jobs)
 	for (;;) {
 		while (!stopping() && started < n && nflight < jobs &&
 		    freelist != -1)
-			room_start();
+			slot_start();
 		if (!dbbusy && nready > 0 && db != NULL && !dbdead)
 			db_send();
 		if (nready > 0 && (dbdead || db == NULL)) {
 			/* verified but unpublishable: take them down */
 			while (readyhead != -1) {
 				i = readyhead;
-				readyhead = rooms[i].next;
-				step(&rooms[i], UNPUBLISHED, "not inserted");
+				readyhead = slots[i].next;
+				step(&slots[i], UNPUBLISHED, "not inserted");
 			}
 			readytail = -1;
 			nready = 0;
@@ -1412,11 +1413,11 @@ main(int argc, char *argv[])
 	}
 
 	nslots = jobs * 4;
-	if ((rooms = calloc(nslots, sizeof(*rooms))) == NULL ||
+	if ((slots = calloc(nslots, sizeof(*slots))) == NULL ||
 	    (batch = calloc(nslots, sizeof(*batch))) == NULL)
 		log_err(EXIT_TEMP, NULL);
 	for (i = nslots - 1; i >= 0; i--) {
-		rooms[i].next = freelist;
+		slots[i].next = freelist;
 		freelist = i;
 	}
 
