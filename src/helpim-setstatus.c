@@ -43,8 +43,8 @@ struct abuf {
 
 struct ev {
 	TAILQ_ENTRY(ev)	 entry;		/* in ready, while its room is */
-	TAILQ_ENTRY(ev)	 rentry;	/* in its room's evs */
-	struct room	*room;
+	TAILQ_ENTRY(ev)	 bentry;	/* in its backlog's evs */
+	struct backlog	*backlog;
 	unsigned long	 lineno;
 	size_t		 size;
 	const char	*p[NPARAM];
@@ -53,9 +53,9 @@ struct ev {
 
 TAILQ_HEAD(evq, ev);
 
-/* A room with events not applied yet. */
-struct room {
-	RB_ENTRY(room)	 entry;
+/* A room's backlog: its events not applied yet, in order. */
+struct backlog {
+	RB_ENTRY(backlog) entry;
 	const char	*jid;
 	struct evq	 evs;		/* its events, in order */
 	int		 nev;
@@ -65,19 +65,19 @@ struct room {
 	int		 mark;
 };
 
-static int	 roomcmp(const struct room *, const struct room *);
-RB_HEAD(rooms, room);
-RB_PROTOTYPE(rooms, room, entry, roomcmp)
-RB_GENERATE(rooms, room, entry, roomcmp)
+static int	 backlogcmp(const struct backlog *, const struct backlog *);
+RB_HEAD(backlogs, backlog);
+RB_PROTOTYPE(backlogs, backlog, entry, backlogcmp)
+RB_GENERATE(backlogs, backlog, entry, backlogcmp)
 
-static struct rooms	 rooms = RB_INITIALIZER(&rooms);
+static struct backlogs	 backlogs = RB_INITIALIZER(&backlogs);
 static struct evq	 ready = TAILQ_HEAD_INITIALIZER(ready);
 static int		 nready;	/* events of rooms not held up */
 static int		 nqueued;	/* all the events not applied */
 static int		 nheld;		/* rooms held up */
 static size_t		 qbytes;	/* the memory they take */
 static struct ev	*batch[BATCH];
-static struct room	*split[BATCH];
+static struct backlog	*split[BATCH];
 static PGconn		*db;
 static struct conf	 conf;
 static struct lread	 lr;
@@ -101,7 +101,7 @@ onsignal(int sig)
 }
 
 static int
-roomcmp(const struct room *a, const struct room *b)
+backlogcmp(const struct backlog *a, const struct backlog *b)
 {
 	return strcmp(a->jid, b->jid);
 }
@@ -148,24 +148,24 @@ account(size_t n)
 	qbytes += n;
 }
 
-static struct room *
-room_get(const char *jid)
+static struct backlog *
+backlog_get(const char *jid)
 {
-	struct room key, *r;
+	struct backlog key, *b;
 	size_t len;
 
 	key.jid = jid;
-	if ((r = RB_FIND(rooms, &rooms, &key)) != NULL)
-		return r;
+	if ((b = RB_FIND(backlogs, &backlogs, &key)) != NULL)
+		return b;
 	len = strlen(jid) + 1;
-	account(sizeof(*r) + len);
-	if ((r = calloc(1, sizeof(*r) + len)) == NULL)
+	account(sizeof(*b) + len);
+	if ((b = calloc(1, sizeof(*b) + len)) == NULL)
 		log_err(EXIT_TEMP, NULL);
-	memcpy(r + 1, jid, len);
-	r->jid = (const char *)(r + 1);
-	TAILQ_INIT(&r->evs);
-	RB_INSERT(rooms, &rooms, r);
-	return r;
+	memcpy(b + 1, jid, len);
+	b->jid = (const char *)(b + 1);
+	TAILQ_INIT(&b->evs);
+	RB_INSERT(backlogs, &backlogs, b);
+	return b;
 }
 
 /* Splits and checks one event line and queues it; warns if it is bad. */
@@ -195,11 +195,11 @@ enqueue(const char *line, unsigned long lineno)
 	e->p[P_COUNT] = ev.count;
 	e->p[P_NICK] = ev.nick;
 	e->p[P_DETAIL] = ev.detail;
-	e->room = room_get(ev.room);
-	TAILQ_INSERT_TAIL(&e->room->evs, e, rentry);
-	e->room->nev++;
+	e->backlog = backlog_get(ev.room);
+	TAILQ_INSERT_TAIL(&e->backlog->evs, e, bentry);
+	e->backlog->nev++;
 	nqueued++;
-	if (e->room->retry == 0) {
+	if (e->backlog->retry == 0) {
 		TAILQ_INSERT_TAIL(&ready, e, entry);
 		nready++;
 	}
@@ -209,76 +209,76 @@ enqueue(const char *line, unsigned long lineno)
 static void
 dequeue(struct ev *e)
 {
-	struct room *r = e->room;
+	struct backlog *b = e->backlog;
 
-	TAILQ_REMOVE(&r->evs, e, rentry);
-	if (r->retry == 0) {
+	TAILQ_REMOVE(&b->evs, e, bentry);
+	if (b->retry == 0) {
 		TAILQ_REMOVE(&ready, e, entry);
 		nready--;
 	}
 	nqueued--;
 	qbytes -= e->size;
 	free(e);
-	if (--r->nev == 0) {
-		RB_REMOVE(rooms, &rooms, r);
-		qbytes -= sizeof(*r) + strlen(r->jid) + 1;
-		free(r);
+	if (--b->nev == 0) {
+		RB_REMOVE(backlogs, &backlogs, b);
+		qbytes -= sizeof(*b) + strlen(b->jid) + 1;
+		free(b);
 	}
 }
 
-/* The events of r wait, in order, and are tried again later. */
+/* The events of b wait, in order, and are tried again later. */
 static void
-hold(struct room *r, const char *why)
+hold(struct backlog *b, const char *why)
 {
 	struct ev *e;
 	long long now = clock_ms();
 
-	if (r->retry != 0) {
-		if ((r->backoff *= 2) > RETRY_MAX_MS)
-			r->backoff = RETRY_MAX_MS;
-		r->retry = now + r->backoff;
+	if (b->retry != 0) {
+		if ((b->backoff *= 2) > RETRY_MAX_MS)
+			b->backoff = RETRY_MAX_MS;
+		b->retry = now + b->backoff;
 		return;
 	}
-	TAILQ_FOREACH(e, &r->evs, rentry)
+	TAILQ_FOREACH(e, &b->evs, bentry)
 		TAILQ_REMOVE(&ready, e, entry);
-	nready -= r->nev;
+	nready -= b->nev;
 	nheld++;
-	r->held_since = now;
-	r->backoff = RETRY_MS;
-	r->retry = now + r->backoff;
+	b->held_since = now;
+	b->backoff = RETRY_MS;
+	b->retry = now + b->backoff;
 	log_warnx("line %lu: %s: %s; the room's events wait",
-	    TAILQ_FIRST(&r->evs)->lineno, r->jid, why);
+	    TAILQ_FIRST(&b->evs)->lineno, b->jid, why);
 }
 
 /* A held-up room goes on: its events join the others. */
 static void
-release(struct room *r)
+release(struct backlog *b)
 {
 	struct ev *e;
 
-	if (r->retry == 0)
+	if (b->retry == 0)
 		return;
 	log_info("%s: the events that waited are applied, after %lld ms",
-	    r->jid, clock_ms() - r->held_since);
+	    b->jid, clock_ms() - b->held_since);
 	/* the order among rooms does not matter, within a room it does */
-	TAILQ_FOREACH(e, &r->evs, rentry)
+	TAILQ_FOREACH(e, &b->evs, bentry)
 		TAILQ_INSERT_TAIL(&ready, e, entry);
-	nready += r->nev;
+	nready += b->nev;
 	nheld--;
-	r->retry = 0;
+	b->retry = 0;
 }
 
 /* When the first held-up room is due: LLONG_MAX if none is. */
 static long long
 due(void)
 {
-	struct room *r;
+	struct backlog *b;
 	long long t = LLONG_MAX;
 
 	if (nheld > 0)
-		RB_FOREACH(r, rooms, &rooms)
-			if (r->retry != 0 && r->retry < t)
-				t = r->retry;
+		RB_FOREACH(b, backlogs, &backlogs)
+			if (b->retry != 0 && b->retry < t)
+				t = b->retry;
 	return t;
 }
 
@@ -399,15 +399,15 @@ unlocked(int n)
 {
 	static struct abuf jids;
 	const char *p[1];
-	struct room key, *r;
+	struct backlog key, *b;
 	PGresult *res;
 	int i, k;
 
 	for (i = 0; i < n; i++)
-		batch[i]->room->mark = 0;
+		batch[i]->backlog->mark = 0;
 	for (i = 0; i < n; i++)
-		if (!batch[i]->room->mark) {
-			batch[i]->room->mark = 1;
+		if (!batch[i]->backlog->mark) {
+			batch[i]->backlog->mark = 1;
 			arradd(&jids, batch[i]->p[P_JID]);
 		}
 	p[0] = arrend(&jids);
@@ -418,14 +418,15 @@ unlocked(int n)
 		return -1;
 	for (i = 0; i < PQntuples(res); i++) {
 		key.jid = PQgetvalue(res, i, 0);
-		if ((r = RB_FIND(rooms, &rooms, &key)) != NULL && r->mark) {
-			hold(r, "locked by another transaction");
-			r->mark = 0;
+		b = RB_FIND(backlogs, &backlogs, &key);
+		if (b != NULL && b->mark) {
+			hold(b, "locked by another transaction");
+			b->mark = 0;
 		}
 	}
 	PQclear(res);
 	for (i = k = 0; i < n; i++)
-		if (batch[i]->room->mark)
+		if (batch[i]->backlog->mark)
 			batch[k++] = batch[i];
 	return k;
 }
@@ -460,21 +461,21 @@ run(int n, int check)
 	if (check && command("COMMIT") == -1)
 		return -1;
 	for (i = 0; i < n; i++)
-		release(batch[i]->room);
+		release(batch[i]->backlog);
 	for (i = 0; i < n; i++)
 		dequeue(batch[i]);
 	return 0;
 }
 
-/* Fills batch[] with the first events of r, or of the rooms not held up. */
+/* Fills batch[] with the first events of b, or of the rooms not held up. */
 static int
-pick(struct room *r)
+pick(struct backlog *b)
 {
 	struct ev *e;
 	int n = 0;
 
-	if (r != NULL)
-		TAILQ_FOREACH(e, &r->evs, rentry) {
+	if (b != NULL)
+		TAILQ_FOREACH(e, &b->evs, bentry) {
 			batch[n++] = e;
 			if (n == BATCH)
 				break;
@@ -500,17 +501,17 @@ static void intake(void);
 static void
 flush(void)
 {
-	struct room *r, *first;
+	struct backlog *b, *first;
 	long long end, now;
 	int i, k, n;
 
 	end = clock_ms() + SPLIT_MS;
 	while (nheld > 0 && (now = clock_ms()) < end) {
 		first = NULL;
-		RB_FOREACH(r, rooms, &rooms)
-			if (r->retry != 0 && r->retry <= now &&
-			    (first == NULL || r->retry < first->retry))
-				first = r;
+		RB_FOREACH(b, backlogs, &backlogs)
+			if (b->retry != 0 && b->retry <= now &&
+			    (first == NULL || b->retry < first->retry))
+				first = b;
 		if (first == NULL)
 			break;
 		if (run(pick(first), 1) == -1)
@@ -522,11 +523,11 @@ flush(void)
 		return;
 	/* the rooms of the batch, once each, in order */
 	for (i = 0; i < n; i++)
-		batch[i]->room->mark = 0;
+		batch[i]->backlog->mark = 0;
 	for (i = k = 0; i < n; i++)
-		if (!batch[i]->room->mark) {
-			batch[i]->room->mark = 1;
-			split[k++] = batch[i]->room;
+		if (!batch[i]->backlog->mark) {
+			batch[i]->backlog->mark = 1;
+			split[k++] = batch[i]->backlog;
 		}
 	for (i = 0; i < k && (i == 0 || clock_ms() < end); i++) {
 		/* (a room found locked is held up already) */
