@@ -48,19 +48,24 @@
  * life: every legal move is in moves[][], the state that an input takes the
  * slot to and what is done on the way.  An input without a move is
  * ignored.  The answers to a submitted form and to the disco#info query
- * behind it come in either order: S_CONF waits for both, the four states
- * after it for the other one.  A new room passes through S_WAIT, at once
- * unless another room is fetching the form.  fail destroys a room that
- * moves to S_DESTROY if the server is there, and forgets it otherwise; an
- * empty why is not reported.  S_JOIN to S_DESTROY wait for the server.
+ * behind it come in either order: S_CONF waits for both, the states after
+ * it for the other one.  A new room passes through S_WAIT, at once unless
+ * another room is fetching the form.  The run's form may be out of date, so
+ * a refusal of it is retried once, with the form fetched again; a refusal
+ * of a form fetched for the room or after its refusal (the _FRESH states)
+ * is final.  fail destroys a room that moves to S_DESTROY if the server is
+ * there, and forgets it otherwise; an empty why is not reported.  S_JOIN to
+ * S_DESTROY wait for the server.
  */
 enum state {
 	S_FREE,
 	S_JOIN,
 	S_WAIT,		/* created, waiting for the form another room fetches */
-	S_FORM,
+	S_FORM,		/* fetching a form for this room */
 	S_CONF,
 	S_CONF_OK, S_CONF_RETRY, S_CONF_ERR, S_INFO_OK, S_INFO_ERR,
+	S_WAIT_FRESH,	/* refused: waiting for the form fetched again */
+	S_CONF_FRESH, S_INFO_OK_FRESH, S_INFO_ERR_FRESH,
 	S_DESTROY,
 	S_READY,	/* verified, in the queue for the database */
 	S_DB,		/* in an insert */
@@ -75,9 +80,7 @@ enum input {
 	FORM_IN,	/* the run's form is known */
 	FORM_MISSING,	/* it is not: fetch it */
 	FORM_OK, FORM_REFUSED,	/* the answer to the fetch */
-	CONF_OK,	/* the answers to the submit */
-	CONF_RETRY,	/* refused, with a form fetched for another room */
-	CONF_REFUSED,	/* refused, with its own */
+	CONF_OK, CONF_REFUSED,	/* the answer to the submit */
 	INFO_OK,	/* disco#info: hidden, password-protected, persistent */
 	INFO_BAD,
 	DESTROYED,	/* the answer to the destroy */
@@ -90,12 +93,12 @@ enum input {
 };
 static const char *const statename[] = { "free", "join", "wait", "form",
 	"conf", "conf-ok", "conf-retry", "conf-err", "info-ok", "info-err",
+	"wait-fresh", "conf-fresh", "info-ok-fresh", "info-err-fresh",
 	"destroy", "ready", "db" };
 static const char *const inputname[] = { "start", "created", "existed",
 	"removed", "join-refused", "form-in", "form-missing", "form-ok",
-	"form-refused", "conf-ok", "conf-retry", "conf-refused", "info-ok",
-	"info-bad", "destroyed", "sent", "published", "unpublished", "doubt",
-	"abandon" };
+	"form-refused", "conf-ok", "conf-refused", "info-ok", "info-bad",
+	"destroyed", "sent", "published", "unpublished", "doubt", "abandon" };
 
 struct slot;
 typedef void action(struct slot *, const char *);
@@ -130,15 +133,14 @@ static const struct move {
 		[ABANDON] =		{ S_FREE, fail },
 	},
 	[S_FORM] = {
-		[FORM_OK] =		{ S_CONF, configure_own },
+		[FORM_OK] =		{ S_CONF_FRESH, configure_own },
 		[FORM_REFUSED] =	{ S_DESTROY, no_form,
 		    "no configuration form" },
 		[ABANDON] =		{ S_FREE, fail },
 	},
 	[S_CONF] = {
 		[CONF_OK] =		{ S_CONF_OK, nothing },
-		[CONF_RETRY] =		{ S_CONF_RETRY, nothing },
-		[CONF_REFUSED] =	{ S_CONF_ERR, nothing },
+		[CONF_REFUSED] =	{ S_CONF_RETRY, nothing },
 		[INFO_OK] =		{ S_INFO_OK, nothing },
 		[INFO_BAD] =		{ S_INFO_ERR, nothing },
 		[ABANDON] =		{ S_FREE, fail },
@@ -148,9 +150,9 @@ static const struct move {
 		[INFO_BAD] =		{ S_DESTROY, fail, NOT_HIDDEN },
 		[ABANDON] =		{ S_FREE, fail },
 	},
-	[S_CONF_RETRY] = {	/* the form may have changed */
-		[INFO_OK] =		{ S_WAIT, retry },
-		[INFO_BAD] =		{ S_WAIT, retry },
+	[S_CONF_RETRY] = {
+		[INFO_OK] =		{ S_WAIT_FRESH, retry },
+		[INFO_BAD] =		{ S_WAIT_FRESH, retry },
 		[ABANDON] =		{ S_FREE, fail },
 	},
 	[S_CONF_ERR] = {
@@ -160,13 +162,33 @@ static const struct move {
 	},
 	[S_INFO_OK] = {
 		[CONF_OK] =		{ S_READY, ready },
-		[CONF_RETRY] =		{ S_WAIT, retry },
-		[CONF_REFUSED] =	{ S_DESTROY, fail, REFUSED },
+		[CONF_REFUSED] =	{ S_WAIT_FRESH, retry },
 		[ABANDON] =		{ S_FREE, fail },
 	},
 	[S_INFO_ERR] = {
 		[CONF_OK] =		{ S_DESTROY, fail, NOT_HIDDEN },
-		[CONF_RETRY] =		{ S_WAIT, retry },
+		[CONF_REFUSED] =	{ S_WAIT_FRESH, retry },
+		[ABANDON] =		{ S_FREE, fail },
+	},
+	[S_WAIT_FRESH] = {
+		[FORM_IN] =		{ S_CONF_FRESH, configure },
+		[FORM_MISSING] =	{ S_FORM, getform },
+		[ABANDON] =		{ S_FREE, fail },
+	},
+	[S_CONF_FRESH] = {
+		[CONF_OK] =		{ S_CONF_OK, nothing },
+		[CONF_REFUSED] =	{ S_CONF_ERR, nothing },
+		[INFO_OK] =		{ S_INFO_OK_FRESH, nothing },
+		[INFO_BAD] =		{ S_INFO_ERR_FRESH, nothing },
+		[ABANDON] =		{ S_FREE, fail },
+	},
+	[S_INFO_OK_FRESH] = {
+		[CONF_OK] =		{ S_READY, ready },
+		[CONF_REFUSED] =	{ S_DESTROY, fail, REFUSED },
+		[ABANDON] =		{ S_FREE, fail },
+	},
+	[S_INFO_ERR_FRESH] = {
+		[CONF_OK] =		{ S_DESTROY, fail, NOT_HIDDEN },
 		[CONF_REFUSED] =	{ S_DESTROY, fail, REFUSED },
 		[ABANDON] =		{ S_FREE, fail },
 	},
@@ -194,7 +216,6 @@ struct slot {
 	char		 pw[PW_LEN + 1];
 	uint32_t	 serial;
 	enum state	 state;
-	int		 final;		/* a refused configuration is final */
 	int		 next;		/* free list or ready queue */
 	RB_ENTRY(slot)	 entry;		/* in flight, by node */
 };
@@ -444,7 +465,6 @@ slot_start(void)
 	} while (RB_INSERT(nodes, &nodes, s) != NULL);
 	explicit_bzero(rnd, sizeof(rnd));
 	s->serial = ++serial;
-	s->final = 0;
 	started++;
 	step(s, START, NULL);
 }
@@ -517,10 +537,7 @@ offered(xmpp_stanza_t *st)
 	return have;
 }
 
-/*
- * Submit the form; the disco#info query goes right behind it.  A refusal
- * of a form fetched for another room is not yet final.
- */
+/* Submit the form; the disco#info query goes right behind it. */
 static void
 configure(struct slot *s, const char *unused)
 {
@@ -564,7 +581,8 @@ form_done(int ok)
 		return;
 	form = ok ? FORM_KNOWN : FORM_NONE;
 	for (i = 0; i < nslots; i++)
-		if (slots[i].state == S_WAIT && (ok || form == FORM_NONE))
+		if ((ok || form == FORM_NONE) && (slots[i].state == S_WAIT ||
+		    slots[i].state == S_WAIT_FRESH))
 			step(&slots[i], ok ? FORM_IN : FORM_MISSING, NULL);
 }
 
@@ -631,7 +649,6 @@ join_refused(struct slot *s, const char *code)
 static void
 configure_own(struct slot *s, const char *unused)
 {
-	s->final = 1;
 	configure(s, unused);
 	form_done(1);
 }
@@ -647,7 +664,6 @@ no_form(struct slot *s, const char *why)
 static void
 retry(struct slot *s, const char *unused)
 {
-	s->final = 1;
 	s->serial = ++serial;	/* what is still to come is stale */
 	if (form == FORM_KNOWN)
 		form = FORM_NONE;
@@ -768,8 +784,7 @@ on_iq(xmpp_conn_t *cn, xmpp_stanza_t *st, void *arg)
 		step(s, ok ? FORM_OK : FORM_REFUSED, NULL);
 		break;
 	case 'f':
-		step(s, ok ? CONF_OK : s->final ? CONF_REFUSED : CONF_RETRY,
-		    NULL);
+		step(s, ok ? CONF_OK : CONF_REFUSED, NULL);
 		break;
 	case 'i':
 		step(s, ok && verified(st) ? INFO_OK : INFO_BAD, NULL);
