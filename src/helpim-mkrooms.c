@@ -4,6 +4,11 @@
  * inserts them as available (with a NOTIFY) and prints their JIDs.  With
  * -F it stays logged in and tops the pool up again whenever the database
  * says a room left it (LISTEN helpim_webapp), and every refill_interval.
+ *
+ * The file reads in the order of a room's life: the slots and their moves,
+ * how many rooms to make, then make, join, form, configure, verify, publish
+ * and destroy; then the server's answers that drive the moves, the
+ * connection, and the run.
  */
 
 #include <sys/tree.h>
@@ -287,6 +292,8 @@ lowercheck(char *s, const char *extra)
 	return 0;
 }
 
+/* The slots: finding a slot by an answer, and moving it. */
+
 /*
  * The rooms in flight: presences are matched by room name; iq answers by
  * the id, which carries the slot, and by the sender, the room itself.
@@ -381,6 +388,13 @@ step(struct slot *s, enum input in, const char *arg)
 	m->act(s, m->why != NULL ? m->why : arg);
 }
 
+static void
+nothing(struct slot *s, const char *unused)
+{
+	(void)s;
+	(void)unused;
+}
+
 /* The room's JID, with the bot's nick as the resource when nick is set. */
 static const char *
 slot_jid(const struct slot *s, int nick)
@@ -418,477 +432,7 @@ slot_free(struct slot *s)
 	freelist = i;
 }
 
-static void
-send_leave(struct slot *s)
-{
-	xmpp_stanza_t *p;
-
-	p = xmpp_presence_new(ctx);
-	xmpp_stanza_set_type(p, "unavailable");
-	xmpp_stanza_set_to(p, slot_jid(s, 1));
-	st_send(conn, p);
-}
-
-static void
-send_destroy(struct slot *s)
-{
-	xmpp_stanza_t *iq, *q, *d;
-
-	iq = st_iq_query(ctx, "set", slot_id(s, 'd'), slot_jid(s, 0),
-	    NS_MUC_OWNER, &q);
-	d = st_add(q, st_tag(ctx, "destroy", NULL));
-	st_add_text(ctx, d, "reason", "not published");
-	st_send(conn, iq);
-}
-
-static void
-slot_start(void)
-{
-	static const char b32[] = "abcdefghijklmnopqrstuvwxyz234567";
-	static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-	    "abcdefghijklmnopqrstuvwxyz0123456789-_";
-	unsigned char rnd[NAME_RAND + PW_LEN];
-	struct slot *s;
-	size_t i;
-
-	s = &slots[freelist];
-	freelist = s->next;
-	do {	/* a name of its own among the rooms in flight */
-		arc4random_buf(rnd, sizeof(rnd));
-		memcpy(s->node, conf.room_prefix, prefixlen);
-		for (i = 0; i < NAME_RAND; i++)
-			s->node[prefixlen + i] = b32[rnd[i] & 31];
-		s->node[prefixlen + NAME_RAND] = '\0';
-		for (i = 0; i < PW_LEN; i++)
-			s->pw[i] = b64[rnd[NAME_RAND + i] & 63];
-		s->pw[PW_LEN] = '\0';
-	} while (RB_INSERT(nodes, &nodes, s) != NULL);
-	explicit_bzero(rnd, sizeof(rnd));
-	s->serial = ++serial;
-	started++;
-	step(s, START, NULL);
-}
-
-/*
- * The configuration the bot wants.  Servers differ in the fields their
- * owner form offers, and some refuse a form with a field they do not offer
- * (ejabberd), so only offered fields are submitted; disco#info checks the
- * result.  A NULL value stands for the room's password.
- */
-static const struct field {
-	const char	*var;
-	const char	*val;
-} fields[] = {
-	{ "muc#roomconfig_persistentroom", "1" },
-	{ "muc#roomconfig_publicroom", "0" },
-	{ "muc#roomconfig_membersonly", "0" },
-	{ "muc#roomconfig_passwordprotectedroom", "1" },
-	{ "muc#roomconfig_roomsecret", NULL },
-	{ "muc#roomconfig_enablelogging", "0" },
-	{ "muc#roomconfig_enablearchiving", "0" },
-	{ "muc#roomconfig_historylength", "history" },
-	{ "muc#maxhistoryfetch", "history" },
-	{ "muc#roomconfig_maxusers", "maxusers" },
-	{ "muc#roomconfig_allowinvites", "0" },
-	{ "muc#roomconfig_allowpm", "none" },
-	{ "allow_private_messages", "0" },
-	{ "muc#roomconfig_whois", "moderators" },
-	{ "muc#roomconfig_changesubject", "0" },
-};
-#define NFIELDS	(sizeof(fields) / sizeof(fields[0]))
-
-/*
- * Configure only a room the server says it just created (201), so that a
- * name collision can never reconfigure somebody else's room: ask for its
- * owner form first.
- */
-static void
-getform(struct slot *s, const char *unused)
-{
-	(void)unused;
-	st_send(conn, st_iq_query(ctx, "get", slot_id(s, 'g'), slot_jid(s, 0),
-	    NS_MUC_OWNER, NULL));
-	if (formcache)
-		form = FORM_ASKED;
-	nforms++;
-}
-
-/* The offered fields of an owner form, a bit per entry of fields[]. */
-static unsigned
-offered(xmpp_stanza_t *st)
-{
-	xmpp_stanza_t *q, *x, *k;
-	const char *var;
-	unsigned i, have = 0;
-
-	if ((q = xmpp_stanza_get_child_by_name(st, "query")) == NULL ||
-	    (x = xmpp_stanza_get_child_by_ns(q, NS_DATA)) == NULL)
-		return 0;
-	for (k = xmpp_stanza_get_children(x); k != NULL;
-	    k = xmpp_stanza_get_next(k)) {
-		if ((var = xmpp_stanza_get_name(k)) == NULL ||
-		    strcmp(var, "field") != 0 ||
-		    (var = xmpp_stanza_get_attribute(k, "var")) == NULL)
-			continue;
-		for (i = 0; i < NFIELDS; i++)
-			if (strcmp(var, fields[i].var) == 0)
-				have |= 1U << i;
-	}
-	return have;
-}
-
-/* Submit the form; the disco#info query goes right behind it. */
-static void
-configure(struct slot *s, const char *unused)
-{
-	xmpp_stanza_t *iq, *q, *x;
-	char hist[16], maxu[16];
-	const char *val;
-	unsigned i;
-
-	(void)unused;
-	snprintf(hist, sizeof(hist), "%d", conf.history_length);
-	snprintf(maxu, sizeof(maxu), "%d", conf.max_chatters + 1);
-	iq = st_iq_query(ctx, "set", slot_id(s, 'f'), slot_jid(s, 0),
-	    NS_MUC_OWNER, &q);
-	x = st_add(q, st_tag(ctx, "x", NS_DATA));
-	xmpp_stanza_set_type(x, "submit");
-	st_add_field(ctx, x, "FORM_TYPE",
-	    "http://jabber.org/protocol/muc#roomconfig");
-	for (i = 0; i < NFIELDS; i++) {
-		if ((formhave & (1U << i)) == 0)
-			continue;
-		if ((val = fields[i].val) == NULL)
-			val = s->pw;
-		else if (strcmp(val, "history") == 0)
-			val = hist;
-		else if (strcmp(val, "maxusers") == 0)
-			val = maxu;
-		st_add_field(ctx, x, fields[i].var, val);
-	}
-	st_send(conn, iq);
-	st_send(conn, st_iq_query(ctx, "get", slot_id(s, 'i'), slot_jid(s, 0),
-	    NS_INFO, NULL));
-}
-
-/* The form came, or could not be had: the rooms that wait for it go on. */
-static void
-form_done(int ok)
-{
-	int i;
-
-	if (!formcache)
-		return;
-	form = ok ? FORM_KNOWN : FORM_NONE;
-	for (i = 0; i < nslots; i++)
-		if ((ok || form == FORM_NONE) && (slots[i].state == S_WAIT ||
-		    slots[i].state == S_WAIT_FRESH))
-			step(&slots[i], ok ? FORM_IN : FORM_MISSING, NULL);
-}
-
-/* More actions of moves[][]. */
-
-static void
-join(struct slot *s, const char *unused)
-{
-	(void)unused;
-	st_send(conn, st_join(ctx, slot_jid(s, 1), s->pw));
-}
-
-/* Created (201): configure it with the run's form, or fetch the form. */
-static void
-new_room(struct slot *s, const char *unused)
-{
-	(void)unused;
-	if (!formcache || form == FORM_NONE)
-		step(s, FORM_MISSING, NULL);
-	else if (form == FORM_KNOWN)
-		step(s, FORM_IN, NULL);
-}
-
-/*
- * Count a room as failed (saying why, unless the why is empty); destroy it
- * on the server if it may exist there as ours, otherwise forget it.
- */
-static void
-fail(struct slot *s, const char *why)
-{
-	failed++;
-	if (why[0] != '\0') {
-		if (nwarn++ < MAX_WARN)
-			log_warnx("room %s@%s: %s", s->node, conf.muc_domain,
-			    why);
-		else if (nwarn == MAX_WARN + 1)
-			log_warnx("more rooms failed; counts at the end");
-	}
-	if (s->state == S_DESTROY && online && !lost)
-		send_destroy(s);
-	else
-		slot_free(s);
-}
-
-/* Not ours: leave it alone. */
-static void
-existed(struct slot *s, const char *why)
-{
-	send_leave(s);
-	fail(s, why);
-}
-
-static void
-join_refused(struct slot *s, const char *code)
-{
-	char msg[128];
-
-	if (strcmp(code, "not-allowed") == 0 || strcmp(code, "forbidden") == 0)
-		refused = 1;
-	snprintf(msg, sizeof(msg), "creation refused: %s", code);
-	fail(s, msg);
-}
-
-static void
-configure_own(struct slot *s, const char *unused)
-{
-	configure(s, unused);
-	form_done(1);
-}
-
-static void
-no_form(struct slot *s, const char *why)
-{
-	fail(s, why);
-	form_done(0);
-}
-
-/* Fetch the form again, then configure again. */
-static void
-retry(struct slot *s, const char *unused)
-{
-	s->serial = ++serial;	/* what is still to come is stale */
-	if (form == FORM_KNOWN)
-		form = FORM_NONE;
-	new_room(s, unused);
-}
-
-static void
-ready(struct slot *s, const char *unused)
-{
-	int i = s - slots;
-
-	(void)unused;
-	send_leave(s);
-	s->next = -1;
-	if (readytail == -1)
-		readyhead = i;
-	else
-		slots[readytail].next = i;
-	readytail = i;
-	nready++;
-}
-
-static void
-destroyed(struct slot *s, const char *cond)
-{
-	if (cond != NULL && cond[0] != '\0')
-		log_warnx("room %s@%s: could not destroy it: %s",
-		    s->node, conf.muc_domain, cond);
-	slot_free(s);
-}
-
-static void
-published(struct slot *s, const char *jid)
-{
-	printf("%s\n", jid);
-	created++;
-	slot_free(s);
-}
-
-static void
-nothing(struct slot *s, const char *unused)
-{
-	(void)s;
-	(void)unused;
-}
-
-static int
-on_presence(xmpp_conn_t *cn, xmpp_stanza_t *st, void *arg)
-{
-	xmpp_stanza_t *x;
-	struct slot *s;
-	const char *type;
-
-	(void)cn;
-	(void)arg;
-	lastheard = clock_ms();
-	if ((s = slot_by_jid(xmpp_stanza_get_from(st))) == NULL)
-		return 1;
-	type = xmpp_stanza_get_type(st);
-	if (type != NULL && strcmp(type, "error") == 0)
-		step(s, JOIN_REFUSED, st_condition(st));
-	else if ((x = xmpp_stanza_get_child_by_ns(st, NS_MUC_USER)) == NULL ||
-	    !st_has_code(x, "110"))
-		return 1;
-	else if (type != NULL && strcmp(type, "unavailable") == 0)
-		step(s, REMOVED, NULL);
-	else
-		step(s, st_has_code(x, "201") ? CREATED : EXISTED, NULL);
-	return 1;
-}
-
-static int
-verified(xmpp_stanza_t *st)
-{
-	xmpp_stanza_t *q, *k;
-	const char *var;
-	int need = 0;
-
-	if ((q = xmpp_stanza_get_child_by_name(st, "query")) == NULL)
-		return 0;
-	for (k = xmpp_stanza_get_children(q); k != NULL;
-	    k = xmpp_stanza_get_next(k)) {
-		if ((var = xmpp_stanza_get_name(k)) == NULL ||
-		    strcmp(var, "feature") != 0 ||
-		    (var = xmpp_stanza_get_attribute(k, "var")) == NULL)
-			continue;
-		if (strcmp(var, "muc_hidden") == 0)
-			need |= 1;
-		else if (strcmp(var, "muc_passwordprotected") == 0)
-			need |= 2;
-		else if (strcmp(var, "muc_persistent") == 0)
-			need |= 4;
-	}
-	return need == 7;
-}
-
-static int
-on_iq(xmpp_conn_t *cn, xmpp_stanza_t *st, void *arg)
-{
-	struct slot *s;
-	const char *type, *id;
-	int ok;
-
-	(void)cn;
-	(void)arg;
-	lastheard = clock_ms();
-	if ((type = xmpp_stanza_get_type(st)) == NULL ||
-	    (id = xmpp_stanza_get_id(st)) == NULL)
-		return 1;
-	ok = strcmp(type, "result") == 0;
-	if ((!ok && strcmp(type, "error") != 0) ||
-	    (s = slot_by_answer(st, id[0])) == NULL)
-		return 1;
-	switch (id[0]) {
-	case 'g':
-		if (ok && s->state == S_FORM)
-			formhave = offered(st);
-		step(s, ok ? FORM_OK : FORM_REFUSED, NULL);
-		break;
-	case 'f':
-		step(s, ok ? CONF_OK : CONF_REFUSED, NULL);
-		break;
-	case 'i':
-		step(s, ok && verified(st) ? INFO_OK : INFO_BAD, NULL);
-		break;
-	case 'd':
-		step(s, DESTROYED, ok ? NULL : st_condition(st));
-		break;
-	}
-	return 1;
-}
-
-static void
-on_conn(xmpp_conn_t *cn, xmpp_conn_event_t ev, int error,
-    xmpp_stream_error_t *se, void *arg)
-{
-	(void)arg;
-	if (ev == XMPP_CONN_CONNECT) {
-		online = 1;
-		/* logged in: the password is needed no more (st_mem clears) */
-		xmpp_conn_set_pass(cn, "");
-		return;
-	}
-	if (ev != XMPP_CONN_DISCONNECT)
-		return;
-	if (!online) {
-		connfail = 1;
-		if (lasterr[0] == '\0' && error != 0)
-			strlcpy(lasterr, strerror(error), sizeof(lasterr));
-	} else {
-		lost = 1;
-		if (se != NULL && se->stanza != NULL &&
-		    xmpp_stanza_get_children(se->stanza) != NULL)
-			snprintf(lasterr, sizeof(lasterr), "stream error %s",
-			    xmpp_stanza_get_name(
-			    xmpp_stanza_get_children(se->stanza)));
-		else if (error != 0)
-			strlcpy(lasterr, strerror(error), sizeof(lasterr));
-	}
-}
-
-static void
-on_log(void *arg, xmpp_log_level_t level, const char *area, const char *msg)
-{
-	const char *p;
-
-	(void)arg;
-	(void)area;
-	if (st_login_refused(msg))
-		authfail = 1;
-	else if ((p = strstr(msg, "connection failed, error ")) != NULL)
-		strlcpy(lasterr, strerror(atoi(p + 25)), sizeof(lasterr));
-	else if (level >= XMPP_LEVEL_ERROR)
-		strlcpy(lasterr, msg, sizeof(lasterr));
-}
-
-static xmpp_log_t logger = { on_log, NULL };
-
-static void
-xmpp_up(void)
-{
-	char pid[32];
-	const char *host;
-	long long t0;
-
-	snprintf(pid, sizeof(pid), "%ld", (long)getpid());
-	conn = st_connect(&ctx, &logger, &conf, "mkrooms", pid, on_conn);
-	host = conf.server[0] != '\0' ? conf.server : strchr(conf.jid, '@') + 1;
-	t0 = clock_ms();
-	while (!online && !connfail && !gotsig) {
-		xmpp_run_once(ctx, 100);
-		if (clock_ms() - t0 > STALL_MS) {
-			strlcpy(lasterr, "timed out", sizeof(lasterr));
-			connfail = 1;
-		}
-	}
-	if (authfail && !online)
-		log_errx(EXIT_PERM, "%s: authentication failed: wrong password "
-		    "(or no such account)", conf.jid);
-	if (!online)
-		log_errx(EXIT_TEMP, "cannot connect to %s port %d: %s", host,
-		    conf.port, lasterr[0] != '\0' ? lasterr : "failed");
-	/* from here on every stanza would be formatted for the log */
-	logger.handler = NULL;
-	lasterr[0] = '\0';
-	xmpp_handler_add(conn, on_presence, NULL, "presence", NULL, NULL);
-	xmpp_handler_add(conn, on_iq, NULL, "iq", NULL, NULL);
-}
-
-static void
-xmpp_down(void)
-{
-	long long t0 = clock_ms();
-
-	if (online && !lost) {
-		xmpp_disconnect(conn);
-		while (!lost && clock_ms() - t0 < 5000)
-			xmpp_run_once(ctx, 50);
-	}
-	xmpp_conn_release(conn);
-	xmpp_ctx_free(ctx);
-	xmpp_shutdown();
-}
-
-/* The database: lock, count, and the batched insert. */
+/* How many rooms to make: the database's lock and count. */
 
 static PGconn *
 db_connect(void)
@@ -983,6 +527,276 @@ db_count(long want)
 	    want > 0 ? want : 0);
 	return want > 0 ? want : 0;
 }
+
+/* Make: a free slot starts a room. */
+
+static void
+slot_start(void)
+{
+	static const char b32[] = "abcdefghijklmnopqrstuvwxyz234567";
+	static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "abcdefghijklmnopqrstuvwxyz0123456789-_";
+	unsigned char rnd[NAME_RAND + PW_LEN];
+	struct slot *s;
+	size_t i;
+
+	s = &slots[freelist];
+	freelist = s->next;
+	do {	/* a name of its own among the rooms in flight */
+		arc4random_buf(rnd, sizeof(rnd));
+		memcpy(s->node, conf.room_prefix, prefixlen);
+		for (i = 0; i < NAME_RAND; i++)
+			s->node[prefixlen + i] = b32[rnd[i] & 31];
+		s->node[prefixlen + NAME_RAND] = '\0';
+		for (i = 0; i < PW_LEN; i++)
+			s->pw[i] = b64[rnd[NAME_RAND + i] & 63];
+		s->pw[PW_LEN] = '\0';
+	} while (RB_INSERT(nodes, &nodes, s) != NULL);
+	explicit_bzero(rnd, sizeof(rnd));
+	s->serial = ++serial;
+	started++;
+	step(s, START, NULL);
+}
+
+/* Join: the server creates the room, or says whose it is. */
+
+static void
+join(struct slot *s, const char *unused)
+{
+	(void)unused;
+	st_send(conn, st_join(ctx, slot_jid(s, 1), s->pw));
+}
+
+static void
+send_leave(struct slot *s)
+{
+	xmpp_stanza_t *p;
+
+	p = xmpp_presence_new(ctx);
+	xmpp_stanza_set_type(p, "unavailable");
+	xmpp_stanza_set_to(p, slot_jid(s, 1));
+	st_send(conn, p);
+}
+
+/* Not ours: leave it alone. */
+static void
+existed(struct slot *s, const char *why)
+{
+	send_leave(s);
+	fail(s, why);
+}
+
+static void
+join_refused(struct slot *s, const char *code)
+{
+	char msg[128];
+
+	if (strcmp(code, "not-allowed") == 0 || strcmp(code, "forbidden") == 0)
+		refused = 1;
+	snprintf(msg, sizeof(msg), "creation refused: %s", code);
+	fail(s, msg);
+}
+
+/* Created (201): configure it with the run's form, or fetch the form. */
+static void
+new_room(struct slot *s, const char *unused)
+{
+	(void)unused;
+	if (!formcache || form == FORM_NONE)
+		step(s, FORM_MISSING, NULL);
+	else if (form == FORM_KNOWN)
+		step(s, FORM_IN, NULL);
+}
+
+/* Form: the owner form, once a run or for each room. */
+
+/*
+ * The configuration the bot wants.  Servers differ in the fields their
+ * owner form offers, and some refuse a form with a field they do not offer
+ * (ejabberd), so only offered fields are submitted; disco#info checks the
+ * result.  A NULL value stands for the room's password.
+ */
+static const struct field {
+	const char	*var;
+	const char	*val;
+} fields[] = {
+	{ "muc#roomconfig_persistentroom", "1" },
+	{ "muc#roomconfig_publicroom", "0" },
+	{ "muc#roomconfig_membersonly", "0" },
+	{ "muc#roomconfig_passwordprotectedroom", "1" },
+	{ "muc#roomconfig_roomsecret", NULL },
+	{ "muc#roomconfig_enablelogging", "0" },
+	{ "muc#roomconfig_enablearchiving", "0" },
+	{ "muc#roomconfig_historylength", "history" },
+	{ "muc#maxhistoryfetch", "history" },
+	{ "muc#roomconfig_maxusers", "maxusers" },
+	{ "muc#roomconfig_allowinvites", "0" },
+	{ "muc#roomconfig_allowpm", "none" },
+	{ "allow_private_messages", "0" },
+	{ "muc#roomconfig_whois", "moderators" },
+	{ "muc#roomconfig_changesubject", "0" },
+};
+#define NFIELDS	(sizeof(fields) / sizeof(fields[0]))
+
+/*
+ * Configure only a room the server says it just created (201), so that a
+ * name collision can never reconfigure somebody else's room: ask for its
+ * owner form first.
+ */
+static void
+getform(struct slot *s, const char *unused)
+{
+	(void)unused;
+	st_send(conn, st_iq_query(ctx, "get", slot_id(s, 'g'), slot_jid(s, 0),
+	    NS_MUC_OWNER, NULL));
+	if (formcache)
+		form = FORM_ASKED;
+	nforms++;
+}
+
+/* The offered fields of an owner form, a bit per entry of fields[]. */
+static unsigned
+offered(xmpp_stanza_t *st)
+{
+	xmpp_stanza_t *q, *x, *k;
+	const char *var;
+	unsigned i, have = 0;
+
+	if ((q = xmpp_stanza_get_child_by_name(st, "query")) == NULL ||
+	    (x = xmpp_stanza_get_child_by_ns(q, NS_DATA)) == NULL)
+		return 0;
+	for (k = xmpp_stanza_get_children(x); k != NULL;
+	    k = xmpp_stanza_get_next(k)) {
+		if ((var = xmpp_stanza_get_name(k)) == NULL ||
+		    strcmp(var, "field") != 0 ||
+		    (var = xmpp_stanza_get_attribute(k, "var")) == NULL)
+			continue;
+		for (i = 0; i < NFIELDS; i++)
+			if (strcmp(var, fields[i].var) == 0)
+				have |= 1U << i;
+	}
+	return have;
+}
+
+/* The form came, or could not be had: the rooms that wait for it go on. */
+static void
+form_done(int ok)
+{
+	int i;
+
+	if (!formcache)
+		return;
+	form = ok ? FORM_KNOWN : FORM_NONE;
+	for (i = 0; i < nslots; i++)
+		if ((ok || form == FORM_NONE) && (slots[i].state == S_WAIT ||
+		    slots[i].state == S_WAIT_FRESH))
+			step(&slots[i], ok ? FORM_IN : FORM_MISSING, NULL);
+}
+
+static void
+no_form(struct slot *s, const char *why)
+{
+	fail(s, why);
+	form_done(0);
+}
+
+/* Configure: submit the form, and once more if it was refused. */
+
+/* Submit the form; the disco#info query goes right behind it. */
+static void
+configure(struct slot *s, const char *unused)
+{
+	xmpp_stanza_t *iq, *q, *x;
+	char hist[16], maxu[16];
+	const char *val;
+	unsigned i;
+
+	(void)unused;
+	snprintf(hist, sizeof(hist), "%d", conf.history_length);
+	snprintf(maxu, sizeof(maxu), "%d", conf.max_chatters + 1);
+	iq = st_iq_query(ctx, "set", slot_id(s, 'f'), slot_jid(s, 0),
+	    NS_MUC_OWNER, &q);
+	x = st_add(q, st_tag(ctx, "x", NS_DATA));
+	xmpp_stanza_set_type(x, "submit");
+	st_add_field(ctx, x, "FORM_TYPE",
+	    "http://jabber.org/protocol/muc#roomconfig");
+	for (i = 0; i < NFIELDS; i++) {
+		if ((formhave & (1U << i)) == 0)
+			continue;
+		if ((val = fields[i].val) == NULL)
+			val = s->pw;
+		else if (strcmp(val, "history") == 0)
+			val = hist;
+		else if (strcmp(val, "maxusers") == 0)
+			val = maxu;
+		st_add_field(ctx, x, fields[i].var, val);
+	}
+	st_send(conn, iq);
+	st_send(conn, st_iq_query(ctx, "get", slot_id(s, 'i'), slot_jid(s, 0),
+	    NS_INFO, NULL));
+}
+
+static void
+configure_own(struct slot *s, const char *unused)
+{
+	configure(s, unused);
+	form_done(1);
+}
+
+/* Fetch the form again, then configure again. */
+static void
+retry(struct slot *s, const char *unused)
+{
+	s->serial = ++serial;	/* what is still to come is stale */
+	if (form == FORM_KNOWN)
+		form = FORM_NONE;
+	new_room(s, unused);
+}
+
+/* Verify: disco#info says the room is what was asked for. */
+
+static int
+verified(xmpp_stanza_t *st)
+{
+	xmpp_stanza_t *q, *k;
+	const char *var;
+	int need = 0;
+
+	if ((q = xmpp_stanza_get_child_by_name(st, "query")) == NULL)
+		return 0;
+	for (k = xmpp_stanza_get_children(q); k != NULL;
+	    k = xmpp_stanza_get_next(k)) {
+		if ((var = xmpp_stanza_get_name(k)) == NULL ||
+		    strcmp(var, "feature") != 0 ||
+		    (var = xmpp_stanza_get_attribute(k, "var")) == NULL)
+			continue;
+		if (strcmp(var, "muc_hidden") == 0)
+			need |= 1;
+		else if (strcmp(var, "muc_passwordprotected") == 0)
+			need |= 2;
+		else if (strcmp(var, "muc_persistent") == 0)
+			need |= 4;
+	}
+	return need == 7;
+}
+
+static void
+ready(struct slot *s, const char *unused)
+{
+	int i = s - slots;
+
+	(void)unused;
+	send_leave(s);
+	s->next = -1;
+	if (readytail == -1)
+		readyhead = i;
+	else
+		slots[readytail].next = i;
+	readytail = i;
+	nready++;
+}
+
+/* Publish: the verified rooms go into the database in batches. */
 
 static const char insert_sql[] =
     "WITH ins AS (INSERT INTO helpim.rooms (jid, password, instance) "
@@ -1084,6 +898,14 @@ publish(const char *jid)
 		step(s, PUBLISHED, jid);
 }
 
+static void
+published(struct slot *s, const char *jid)
+{
+	printf("%s\n", jid);
+	created++;
+	slot_free(s);
+}
+
 /* The rooms of the batch not published. */
 static void
 batch_left(enum input in, const char *why)
@@ -1180,6 +1002,207 @@ db_input(void)
 	dbok = dbbad = 0;
 }
 
+/* Destroy: a room that failed, if it may exist on the server. */
+
+static void
+send_destroy(struct slot *s)
+{
+	xmpp_stanza_t *iq, *q, *d;
+
+	iq = st_iq_query(ctx, "set", slot_id(s, 'd'), slot_jid(s, 0),
+	    NS_MUC_OWNER, &q);
+	d = st_add(q, st_tag(ctx, "destroy", NULL));
+	st_add_text(ctx, d, "reason", "not published");
+	st_send(conn, iq);
+}
+
+/*
+ * Count a room as failed (saying why, unless the why is empty); destroy it
+ * on the server if it may exist there as ours, otherwise forget it.
+ */
+static void
+fail(struct slot *s, const char *why)
+{
+	failed++;
+	if (why[0] != '\0') {
+		if (nwarn++ < MAX_WARN)
+			log_warnx("room %s@%s: %s", s->node, conf.muc_domain,
+			    why);
+		else if (nwarn == MAX_WARN + 1)
+			log_warnx("more rooms failed; counts at the end");
+	}
+	if (s->state == S_DESTROY && online && !lost)
+		send_destroy(s);
+	else
+		slot_free(s);
+}
+
+static void
+destroyed(struct slot *s, const char *cond)
+{
+	if (cond != NULL && cond[0] != '\0')
+		log_warnx("room %s@%s: could not destroy it: %s",
+		    s->node, conf.muc_domain, cond);
+	slot_free(s);
+}
+
+/* The server's answers, as inputs of the moves. */
+
+static int
+on_presence(xmpp_conn_t *cn, xmpp_stanza_t *st, void *arg)
+{
+	xmpp_stanza_t *x;
+	struct slot *s;
+	const char *type;
+
+	(void)cn;
+	(void)arg;
+	lastheard = clock_ms();
+	if ((s = slot_by_jid(xmpp_stanza_get_from(st))) == NULL)
+		return 1;
+	type = xmpp_stanza_get_type(st);
+	if (type != NULL && strcmp(type, "error") == 0)
+		step(s, JOIN_REFUSED, st_condition(st));
+	else if ((x = xmpp_stanza_get_child_by_ns(st, NS_MUC_USER)) == NULL ||
+	    !st_has_code(x, "110"))
+		return 1;
+	else if (type != NULL && strcmp(type, "unavailable") == 0)
+		step(s, REMOVED, NULL);
+	else
+		step(s, st_has_code(x, "201") ? CREATED : EXISTED, NULL);
+	return 1;
+}
+
+static int
+on_iq(xmpp_conn_t *cn, xmpp_stanza_t *st, void *arg)
+{
+	struct slot *s;
+	const char *type, *id;
+	int ok;
+
+	(void)cn;
+	(void)arg;
+	lastheard = clock_ms();
+	if ((type = xmpp_stanza_get_type(st)) == NULL ||
+	    (id = xmpp_stanza_get_id(st)) == NULL)
+		return 1;
+	ok = strcmp(type, "result") == 0;
+	if ((!ok && strcmp(type, "error") != 0) ||
+	    (s = slot_by_answer(st, id[0])) == NULL)
+		return 1;
+	switch (id[0]) {
+	case 'g':
+		if (ok && s->state == S_FORM)
+			formhave = offered(st);
+		step(s, ok ? FORM_OK : FORM_REFUSED, NULL);
+		break;
+	case 'f':
+		step(s, ok ? CONF_OK : CONF_REFUSED, NULL);
+		break;
+	case 'i':
+		step(s, ok && verified(st) ? INFO_OK : INFO_BAD, NULL);
+		break;
+	case 'd':
+		step(s, DESTROYED, ok ? NULL : st_condition(st));
+		break;
+	}
+	return 1;
+}
+
+/* The connection to the XMPP server. */
+
+static void
+on_conn(xmpp_conn_t *cn, xmpp_conn_event_t ev, int error,
+    xmpp_stream_error_t *se, void *arg)
+{
+	(void)arg;
+	if (ev == XMPP_CONN_CONNECT) {
+		online = 1;
+		/* logged in: the password is needed no more (st_mem clears) */
+		xmpp_conn_set_pass(cn, "");
+		return;
+	}
+	if (ev != XMPP_CONN_DISCONNECT)
+		return;
+	if (!online) {
+		connfail = 1;
+		if (lasterr[0] == '\0' && error != 0)
+			strlcpy(lasterr, strerror(error), sizeof(lasterr));
+	} else {
+		lost = 1;
+		if (se != NULL && se->stanza != NULL &&
+		    xmpp_stanza_get_children(se->stanza) != NULL)
+			snprintf(lasterr, sizeof(lasterr), "stream error %s",
+			    xmpp_stanza_get_name(
+			    xmpp_stanza_get_children(se->stanza)));
+		else if (error != 0)
+			strlcpy(lasterr, strerror(error), sizeof(lasterr));
+	}
+}
+
+static void
+on_log(void *arg, xmpp_log_level_t level, const char *area, const char *msg)
+{
+	const char *p;
+
+	(void)arg;
+	(void)area;
+	if (st_login_refused(msg))
+		authfail = 1;
+	else if ((p = strstr(msg, "connection failed, error ")) != NULL)
+		strlcpy(lasterr, strerror(atoi(p + 25)), sizeof(lasterr));
+	else if (level >= XMPP_LEVEL_ERROR)
+		strlcpy(lasterr, msg, sizeof(lasterr));
+}
+
+static xmpp_log_t logger = { on_log, NULL };
+
+static void
+xmpp_up(void)
+{
+	char pid[32];
+	const char *host;
+	long long t0;
+
+	snprintf(pid, sizeof(pid), "%ld", (long)getpid());
+	conn = st_connect(&ctx, &logger, &conf, "mkrooms", pid, on_conn);
+	host = conf.server[0] != '\0' ? conf.server : strchr(conf.jid, '@') + 1;
+	t0 = clock_ms();
+	while (!online && !connfail && !gotsig) {
+		xmpp_run_once(ctx, 100);
+		if (clock_ms() - t0 > STALL_MS) {
+			strlcpy(lasterr, "timed out", sizeof(lasterr));
+			connfail = 1;
+		}
+	}
+	if (authfail && !online)
+		log_errx(EXIT_PERM, "%s: authentication failed: wrong password "
+		    "(or no such account)", conf.jid);
+	if (!online)
+		log_errx(EXIT_TEMP, "cannot connect to %s port %d: %s", host,
+		    conf.port, lasterr[0] != '\0' ? lasterr : "failed");
+	/* from here on every stanza would be formatted for the log */
+	logger.handler = NULL;
+	lasterr[0] = '\0';
+	xmpp_handler_add(conn, on_presence, NULL, "presence", NULL, NULL);
+	xmpp_handler_add(conn, on_iq, NULL, "iq", NULL, NULL);
+}
+
+static void
+xmpp_down(void)
+{
+	long long t0 = clock_ms();
+
+	if (online && !lost) {
+		xmpp_disconnect(conn);
+		while (!lost && clock_ms() - t0 < 5000)
+			xmpp_run_once(ctx, 50);
+	}
+	xmpp_conn_release(conn);
+	xmpp_ctx_free(ctx);
+	xmpp_shutdown();
+}
+
 static void
 xmpp_input(void)
 {
@@ -1208,6 +1231,8 @@ abandon(const char *why)
 		if (inflight(&slots[i]))
 			step(&slots[i], ABANDON, why);
 }
+
+/* The run: make n rooms, or with -F keep the pool full. */
 
 static int
 stopping(void)
