@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -76,21 +77,19 @@ dbfail(PGresult *res)
 	db_fail(db, res, NULL);
 }
 
-static PGresult *query3(const char *, int, const char *, const char *,
-    const char *);
-
+/* Runs sql with its n text parameters (at most 3); any error is fatal. */
 static PGresult *
-query(const char *sql, int n, const char *p0, const char *p1)
+query(const char *sql, int n, ...)
 {
-	return query3(sql, n, p0, p1, NULL);
-}
-
-static PGresult *
-query3(const char *sql, int n, const char *p0, const char *p1, const char *p2)
-{
-	const char *p[3] = { p0, p1, p2 };
+	const char *p[3];
 	PGresult *res;
+	va_list ap;
+	int i;
 
+	va_start(ap, n);
+	for (i = 0; i < n && i < 3; i++)
+		p[i] = va_arg(ap, const char *);
+	va_end(ap);
 	res = PQexecParams(db, sql, n, NULL, p, NULL, NULL, 0);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK &&
 	    PQresultStatus(res) != PGRES_COMMAND_OK)
@@ -191,28 +190,44 @@ roomlines(PGresult *res, int i)
 	}
 }
 
+/* The rows of ROOMCOLS, passwords wiped, gone. */
 static void
-feed(int remember)
+rooms_clear(PGresult *res)
+{
+	wipe(res, 2);
+	wipe(res, 7);
+	PQclear(res);
+}
+
+/* Prints the feed of the instance's open rooms; returns their rows. */
+static PGresult *
+feed(void)
 {
 	PGresult *res;
-	struct seen *s;
-	const char *jid, *closeat;
-	int i, n;
+	int i;
 
 	res = query("SELECT " ROOMCOLS " FROM helpim.rooms "
 	    "WHERE instance = $1 AND " OPEN(2) " ORDER BY id", 2, conf.instance,
 	    ended);
-	n = PQntuples(res);
 	puts(FEED_VERSION);
-	for (i = 0; i < n; i++) {
-		jid = PQgetvalue(res, i, 0);
-		closeat = PQgetisnull(res, i, 3) ? NULL : PQgetvalue(res, i, 3);
+	for (i = 0; i < PQntuples(res); i++)
 		roomlines(res, i);
-		if (!remember)
-			continue;
+	out();
+	return res;
+}
+
+/* Remembers the rooms of the feed, as listed: what follow() has sent. */
+static void
+remember(PGresult *res)
+{
+	struct seen *s;
+	int i;
+
+	for (i = 0; i < PQntuples(res); i++) {
 		if ((s = calloc(1, sizeof(*s))) == NULL ||
-		    (s->jid = strdup(jid)) == NULL ||
-		    (closeat != NULL && (s->closeat = strdup(closeat)) == NULL))
+		    (s->jid = strdup(PQgetvalue(res, i, 0))) == NULL ||
+		    (!PQgetisnull(res, i, 3) &&
+		    (s->closeat = strdup(PQgetvalue(res, i, 3))) == NULL))
 			log_err(EXIT_TEMP, NULL);
 		if (RB_INSERT(seens, &seen, s) == NULL)
 			nseen++;
@@ -222,10 +237,6 @@ feed(int remember)
 			free(s);
 		}
 	}
-	wipe(res, 2);
-	wipe(res, 7);
-	PQclear(res);
-	out();
 }
 
 static void
@@ -240,16 +251,16 @@ notified(const char *payload)
 		if (lookup(jid) != NULL)
 			return;		/* listed already */
 		/* a new room, or one adopted from a dead instance */
-		res = query3("SELECT " ROOMCOLS " FROM helpim.rooms "
+		res = query("SELECT " ROOMCOLS " FROM helpim.rooms "
 		    "WHERE jid = $1 AND instance = $2 AND " OPEN(3), 3, jid,
 		    conf.instance, ended);
 		if (PQntuples(res) == 1)
 			roomlines(res, 0);
-		wipe(res, 2);
-		wipe(res, 7);
+		rooms_clear(res);
+		return;
 	} else if (strncmp(payload, "rekey ", 6) == 0) {
 		jid = payload + 6;
-		res = query3("SELECT new_password FROM helpim.rooms "
+		res = query("SELECT new_password FROM helpim.rooms "
 		    "WHERE jid = $1 AND instance = $2 AND " OPEN(3)
 		    " AND new_password IS NOT NULL", 3, jid, conf.instance,
 		    ended);
@@ -260,7 +271,7 @@ notified(const char *payload)
 		wipe(res, 0);
 	} else if (strncmp(payload, "close ", 6) == 0) {
 		jid = payload + 6;
-		res = query3("SELECT coalesce(close_reason, ''), "
+		res = query("SELECT coalesce(close_reason, ''), "
 		    "close_requested_at::text FROM helpim.rooms "
 		    "WHERE jid = $1 AND instance = $2 AND " OPEN(3)
 		    " AND close_requested_at IS NOT NULL", 3, jid,
@@ -293,7 +304,7 @@ holder(char *buf, size_t size)
 	    "a.backend_start::text FROM pg_locks AS l JOIN pg_stat_activity "
 	    "AS a USING (pid) WHERE l.locktype = 'advisory' AND l.granted AND "
 	    "l.classid = " LOCK_KEY " AND l.objid = hashtext($1)::oid AND "
-	    "l.objsubid = 2", 1, conf.instance, NULL);
+	    "l.objsubid = 2", 1, conf.instance);
 	if (PQntuples(res) != 1) {
 		strlcpy(buf, "a session this role cannot see", size);
 		PQclear(res);
@@ -309,7 +320,7 @@ holder(char *buf, size_t size)
 		log_warnx("ending the session of a dead helpim-rooms (pid %d)",
 		    (int)pid);
 		PQclear(query("SELECT pg_terminate_backend($1::integer)", 1,
-		    PQgetvalue(res, 0, 0), NULL));
+		    PQgetvalue(res, 0, 0)));
 	}
 	PQclear(res);
 }
@@ -328,7 +339,7 @@ lock_instance(void)
 
 	for (i = 0; i < LOCK_TRIES && !quit; i++) {
 		res = query("SELECT pg_try_advisory_lock(" LOCK_KEY ", "
-		    "hashtext($1))", 1, conf.instance, NULL);
+		    "hashtext($1))", 1, conf.instance);
 		got = *PQgetvalue(res, 0, 0) == 't';
 		PQclear(res);
 		if (got)
@@ -354,13 +365,12 @@ lease(void)
 	char ms[32];
 
 	snprintf(ms, sizeof(ms), "%lld ms", conf.lease);
-	res = query3("SELECT helpim.lease_renew($1, $2, $3)", 3,
+	res = query("SELECT helpim.lease_renew($1, $2, $3)", 3,
 	    conf.instance, epoch, ms);
 	if (*PQgetvalue(res, 0, 0) != 't') {
 		PQclear(res);
 		res = query("SELECT coalesce(adopted_by, holder) FROM "
-		    "helpim.instances WHERE instance = $1", 1, conf.instance,
-		    NULL);
+		    "helpim.instances WHERE instance = $1", 1, conf.instance);
 		log_errx(EXIT_TEMP, "the lease of instance '%s' was lost "
 		    "(epoch %s; now %s): standing down", conf.instance, epoch,
 		    PQntuples(res) == 1 ? PQgetvalue(res, 0, 0) : "nobody");
@@ -384,12 +394,14 @@ follow(void)
 
 	lock_instance();
 	snprintf(ms, sizeof(ms), "%lld ms", conf.lease);
-	res = query3("SELECT helpim.lease_take($1, $2, $3)", 3, conf.instance,
+	res = query("SELECT helpim.lease_take($1, $2, $3)", 3, conf.instance,
 	    sessname, ms);
 	strlcpy(epoch, PQgetvalue(res, 0, 0), sizeof(epoch));
 	PQclear(res);
-	PQclear(query("LISTEN helpim", 0, NULL, NULL));
-	feed(1);
+	PQclear(query("LISTEN helpim", 0));
+	res = feed();
+	remember(res);
+	rooms_clear(res);
 	log_info("%zu open rooms listed, following (epoch %s)", nseen, epoch);
 	next = clock_ms();
 	pfd[0].fd = PQsocket(db);
@@ -473,8 +485,7 @@ bystatus(void)
 {
 	return query("SELECT s.name, count(r.id) FROM helpim.statuses AS s "
 	    "LEFT JOIN helpim.rooms AS r ON r.status = s.name AND "
-	    "r.instance = $1 GROUP BY s.name ORDER BY s.ord", 1, conf.instance,
-	    NULL);
+	    "r.instance = $1 GROUP BY s.name ORDER BY s.ord", 1, conf.instance);
 }
 
 /* The other numbers of -S and -m, in the order of keys[]. */
@@ -514,7 +525,7 @@ leases(void)
 {
 	return query("SELECT instance, epoch, greatest(extract(epoch FROM "
 	    "until - now()), 0)::bigint, holder, adopted_by "
-	    "FROM helpim.instances ORDER BY instance", 0, NULL, NULL);
+	    "FROM helpim.instances ORDER BY instance", 0);
 }
 
 /* A label value of Prometheus' text format. */
@@ -678,7 +689,7 @@ main(int argc, char *argv[])
 		follow();
 		break;
 	case 'P':
-		feed(0);
+		rooms_clear(feed());
 		break;
 	case 'S':
 		summary();
