@@ -43,7 +43,7 @@ teardown_file() {
 
 @test "run -Q routing: the queue through helpim-setstatus, every client served once" {
 	run -0 "$top/t/bench/run" -Q -o "$BATS_FILE_TMPDIR/R.md" routing
-	assert_line --regexp '^\| routing, 100 clients, 10 staff members, chats of 100 ms on average, fsync on \| enqueue_client, 10 connections \(pgbench\) \| [0-9]+/s '
+	assert_line --regexp '^\| routing, 100 clients, 10 staff members, chats of 100 ms on average, fsync on \| enqueue_client, 10 connections \(pgbench\), the median of 3 rounds \| [0-9]+/s \([0-9 ]+\) '
 	assert_line --regexp "^\\| routing, 100 clients, 10 staff members, chats of 100 ms on average, fsync on \\| the queue: a staff member's join to the assigned notification \\| p50 [0-9.]+ ms, p99 [0-9.]+ ms, max [0-9.]+ ms \\(100\\); .*; 100 of 100 clients served \\|"
 	assert_line --regexp "^\\| routing, 100 clients, 10 staff members, chats of 100 ms on average, fsync on \\| the same, its two parts: .* \\| p50 [0-9.]+ ms, p99 [0-9.]+ ms, max [0-9.]+ ms \\(100\\); p50 [0-9.]+ ms"
 }
