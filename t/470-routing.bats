@@ -193,10 +193,17 @@ enqueue_waits() {
 	assert_output "60|60|60"
 	run -0 sql "SELECT count(*) FROM helpim.rooms WHERE status NOT IN ('closed', 'available')"
 	assert_output 0
-	# in queue order: the assignments in the order of the entries
+	# in queue order: the assignments in the order of the entries; when
+	# not, the history of each entry out of place, for the failure's report
 	run -0 sql "SELECT count(*) FROM (SELECT row_number() OVER (ORDER BY id) AS a,
 		row_number() OVER (ORDER BY assigned_at) AS b FROM helpim.queue) AS x
 		WHERE a <> b"
+	[ "$output" = 0 ] || sql "SELECT x.id, x.ref, (SELECT string_agg(e.event || ' ' ||
+		to_char(e.at, 'HH24:MI:SS.US') || coalesce(' room ' || e.room_id, ''), ', '
+		ORDER BY e.id) FROM helpim.queue_events AS e WHERE e.queue_id = x.id)
+		FROM (SELECT q.*, row_number() OVER (ORDER BY id) AS a,
+		row_number() OVER (ORDER BY assigned_at) AS b FROM helpim.queue AS q) AS x
+		WHERE a <> b ORDER BY id" >&2
 	assert_output 0
 	# each client's position only went down
 	run -0 sql "SELECT count(*), count(*) FILTER (WHERE pos > prev) FROM
