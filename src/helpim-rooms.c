@@ -77,17 +77,21 @@ dbfail(PGresult *res)
 	db_fail(db, res, NULL);
 }
 
-/* Runs sql with its n text parameters (at most 3); any error is fatal. */
+#define QUERY_MAX	3	/* parameters of query() */
+
+/* Runs sql with its n text parameters; any error is fatal. */
 static PGresult *
 query(const char *sql, int n, ...)
 {
-	const char *p[3];
+	const char *p[QUERY_MAX];
 	PGresult *res;
 	va_list ap;
 	int i;
 
+	if (n < 0 || n > QUERY_MAX)
+		log_errx(EXIT_TEMP, "query: %d parameters", n);
 	va_start(ap, n);
-	for (i = 0; i < n && i < 3; i++)
+	for (i = 0; i < n; i++)
 		p[i] = va_arg(ap, const char *);
 	va_end(ap);
 	res = PQexecParams(db, sql, n, NULL, p, NULL, NULL, 0);
