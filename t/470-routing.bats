@@ -123,6 +123,29 @@ enqueue_waits() {
 		WHERE wait_event_type = 'Lock' AND query LIKE '%enqueue_client%'")" = 1 ]
 }
 
+# queued_or_waits FILE: an enqueue wrote its answer to FILE or waits for a lock
+queued_or_waits() {
+	[ -s "$1" ] || enqueue_waits
+}
+
+# hold SQL: SQL in a transaction that stays open, in the background, until
+# release; waits for SQL's first line of output
+hold() {
+	mkfifo "$BATS_TEST_TMPDIR/hold.in"
+	psql -XAtq -v ON_ERROR_STOP=1 <"$BATS_TEST_TMPDIR/hold.in" \
+		>"$BATS_TEST_TMPDIR/hold.out" 2>&1 3>&- &
+	HOLD_PID=$!
+	exec {HOLD_FD}>"$BATS_TEST_TMPDIR/hold.in"
+	printf '%s\n' "BEGIN;" "$1" >&"$HOLD_FD"
+	wait_until 10 test -s "$BATS_TEST_TMPDIR/hold.out"
+}
+
+release() {
+	printf '%s\n' "COMMIT;" >&"$HOLD_FD"
+	exec {HOLD_FD}>&-
+	wait "$HOLD_PID"
+}
+
 
 @test "schema version 6; queue, position, room and leave with helpim-webapp" {
 	fresh
@@ -248,6 +271,44 @@ enqueue_waits() {
 	run -0 sql "SELECT string_agg(ref, ' ' ORDER BY assigned_at) FROM helpim.queue
 		WHERE status = 'assigned'"
 	assert_output "c1 c2"
+}
+
+@test "a matcher keeps no room it has no client for: the next enqueue gets it" {
+	fresh
+	rooms r 3
+	staff_joins s1
+	local r1=$ROOM
+	staff_joins s2
+	local r2=$ROOM
+	# c1 takes the first room; its matcher, looking for a client for the
+	# second, finds none, in a transaction that stays open
+	hold "SELECT helpim.enqueue_client('c1');"
+	run -0 cat "$BATS_TEST_TMPDIR/hold.out"
+	assert_output 0
+	run -0 timeout 5 helpim-webapp queue c2
+	assert_output 0
+	release
+	run -0 client_of "$r1"
+	assert_output c1
+	run -0 client_of "$r2"
+	assert_output c2
+}
+
+@test "a batch of helpim-setstatus that holds a ready room: a client queued meanwhile gets it" {
+	fresh
+	rooms r 3
+	staff_joins s1
+	# a batch with the staff member's nick change, not committed yet
+	hold "SELECT helpim.apply_event('nick', clock_timestamp(), '$ROOM', 1, 's1', 'staff1');"
+	timeout 10 helpim-webapp queue c1 >"$BATS_TEST_TMPDIR/c1.out" 2>&1 3>&- &
+	local pid=$!
+	wait_until 10 queued_or_waits "$BATS_TEST_TMPDIR/c1.out"
+	release
+	wait "$pid"
+	run -0 client_of "$ROOM"
+	assert_output c1
+	run -0 sql "SELECT count(*) FROM helpim.queue WHERE status = 'waiting'"
+	assert_output 0
 }
 
 @test "a priority client overtakes; a priority staff member is served first" {

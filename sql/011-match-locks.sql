@@ -1,0 +1,126 @@
+-- helpim schema, version 11: a client never waits beside a ready room
+-- because of a row lock.  Forward-only, like every migration.
+--
+-- The matchers pass over the rows that others hold (SKIP LOCKED), so as
+-- never to wait for another matcher's commit.  Two kinds of holders kept a
+-- ready room from a client who came meanwhile, and the client waited
+-- beside an idle staff member until the next join or enqueue:
+-- - a matcher that found a room and then no client for it kept the room
+--   locked until its commit; an enqueue beside it found no room.  Once
+--   the first committed, the next client to come took the room ahead of
+--   the one who waited (the rare swap in the queue order of t/470);
+-- - helpim-setstatus locks the rooms of its batch until the commit, and
+--   an enqueue passed over a ready room whose staff member's presence or
+--   nick was in the batch.
+
+-- A room and a client, or neither: the room is chosen and locked in a
+-- subtransaction that is rolled back, and so unlocked, when no client is
+-- there for it.  Otherwise as in version 6.
+CREATE OR REPLACE FUNCTION helpim.match(ref text DEFAULT NULL, priority integer DEFAULT 0)
+RETURNS integer LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+#variable_conflict use_column
+DECLARE
+	q	helpim.queue%ROWTYPE;
+	r	helpim.rooms%ROWTYPE;
+	ts	timestamptz;
+	got	boolean;
+	k	integer := 0;
+BEGIN
+	LOOP
+		PERFORM pg_advisory_lock(7242, 1);
+		BEGIN
+			IF k = 0 AND match.ref IS NOT NULL THEN
+				INSERT INTO helpim.queue (ref, priority)
+				VALUES (match.ref, match.priority)
+				ON CONFLICT (ref)
+				WHERE status IN ('waiting', 'assigned')
+				DO NOTHING
+				RETURNING * INTO q;
+				IF FOUND THEN
+					PERFORM helpim.queue_log(q, 'enqueued');
+				END IF;
+			END IF;
+			BEGIN
+				-- the room first: a head that another
+				-- matcher holds is one it has a room for
+				SELECT * INTO STRICT r FROM helpim.rooms AS x
+				WHERE x.status = 'staff_waiting' AND
+				    helpim.room_ready(x)
+				ORDER BY staff_priority DESC, staff_joined_at, id
+				LIMIT 1
+				FOR UPDATE SKIP LOCKED;
+				SELECT * INTO STRICT q FROM helpim.queue
+				WHERE status = 'waiting'
+				ORDER BY priority DESC, id LIMIT 1
+				FOR UPDATE SKIP LOCKED;
+				got := true;
+			EXCEPTION WHEN no_data_found THEN
+				got := false;
+			END;
+			ts := clock_timestamp();
+		EXCEPTION WHEN OTHERS OR query_canceled THEN
+			PERFORM pg_advisory_unlock(7242, 1);
+			RAISE;
+		END;
+		PERFORM pg_advisory_unlock(7242, 1);
+		EXIT WHEN NOT got;
+		UPDATE helpim.queue SET status = 'assigned', assigned_at = ts,
+		    room_id = r.id
+		WHERE id = q.id
+		RETURNING * INTO q;
+		PERFORM helpim.queue_log(q, 'assigned');
+		UPDATE helpim.rooms SET status = 'client_claimed', status_at = ts,
+		    client_ref = q.ref, client_claimed_at = ts
+		WHERE id = r.id;
+		INSERT INTO helpim.room_events (room_id, jid, at, event,
+		    chatters, detail, old_status, new_status)
+		VALUES (r.id, r.jid, ts, 'client_claim', r.chatters, q.ref,
+		    r.status, 'client_claimed');
+		PERFORM pg_notify('helpim_webapp',
+		    'assigned ' || q.ref || ' ' || r.jid);
+		k := k + 1;
+	END LOOP;
+	RETURN k;
+END
+$$;
+
+-- The waiting clients get the ready rooms, under the gate (see "Order" in
+-- version 6): it waits for the enqueues in flight, which may have passed
+-- over a room that the caller holds.
+CREATE FUNCTION helpim.match_waiting()
+RETURNS void LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	LOCK TABLE helpim.queue_gate IN SHARE MODE;
+	IF EXISTS (SELECT 1 FROM helpim.queue WHERE status = 'waiting') THEN
+		PERFORM helpim.match();
+	END IF;
+END
+$$;
+
+-- A batch of events that leaves a room ready hands it to the clients who
+-- came while the batch held it.  The batch itself is the function of
+-- version 4, renamed.
+ALTER FUNCTION helpim.apply_events(text[], timestamptz[], text[], integer[],
+    text[], text[]) RENAME TO apply_batch;
+
+CREATE FUNCTION helpim.apply_events(p_event text[], p_at timestamptz[],
+    p_jid text[], p_chatters integer[], p_nick text[], p_detail text[])
+RETURNS text[] LANGUAGE plpgsql SET enable_seqscan = off AS $$
+DECLARE
+	res	text[] := helpim.apply_batch(p_event, p_at, p_jid, p_chatters,
+	    p_nick, p_detail);
+BEGIN
+	IF EXISTS (SELECT 1 FROM helpim.rooms AS x
+	    WHERE x.jid = ANY (p_jid) AND x.status = 'staff_waiting' AND
+	    helpim.room_ready(x)) THEN
+		PERFORM helpim.match_waiting();
+	END IF;
+	RETURN res;
+END
+$$;
+
+REVOKE ALL ON FUNCTION helpim.match_waiting() FROM PUBLIC;
+
+INSERT INTO helpim.schema_version (version) VALUES (11);
