@@ -95,3 +95,19 @@ a2@$M|adopted|a|available|available"
 	sql "TRUNCATE helpim.instances"
 	run -0 helpim-webapp client c3
 }
+
+@test "a client queued while a lease ran out gets the adopted room at its first snapshot" {
+	sql "TRUNCATE helpim.queue_events, helpim.queue, helpim.queue_shown"
+	sql "SELECT helpim.lease_take('a', 'x', '10 s'), helpim.lease_take('b', 'y', '10 s')"
+	room a1 a staff_waiting 1
+	sql "UPDATE helpim.instances SET until = now() - interval '1 s' WHERE instance = 'a'"
+	run -0 helpim-webapp queue c1
+	assert_output 1
+	run -0 sql "SELECT helpim.adopt('b', 1)"
+	assert_output 1
+	# the adopter's watcher joins the room and sees the staff member alone
+	run -0 sql "SELECT helpim.apply_event('snapshot', clock_timestamp(), 'a1@$M', 1, NULL, 'S')"
+	assert_output staff_waiting
+	run -0 sql "SELECT client_ref, status FROM helpim.rooms WHERE jid = 'a1@$M'"
+	assert_output "c1|client_claimed"
+}
