@@ -35,6 +35,12 @@ teardown_file() {
 	rm -f "$BATS_FILE_TMPDIR/run.pid"
 }
 
+@test "run -Q fill: helpim-mkrooms as a share of the flood run beside it" {
+	run -0 "$top/t/bench/run" -Q -o "$BATS_FILE_TMPDIR/F.md" fill
+	assert_line --regexp '^\| pool fill, 20 rooms, Prosody SQLite \| helpim-mkrooms \(default: -J 128, the form fetched once\) \| [0-9]+ rooms/s; [0-9]+ % of the flood \(the median; each round against its own flood: [0-9]+\) \| >= 90 % \| (yes|no) \|$'
+	assert_line --regexp '^\| pool fill, 20 rooms, Prosody SQLite \| helpim-mkrooms -J 1 .* [0-9]+ % of the flood '
+}
+
 @test "run -Q status: the status writer against pgbench, every event applied" {
 	run -0 "$top/t/bench/run" -Q -o "$BATS_FILE_TMPDIR/B.md" status
 	assert_line --regexp '^\| status writer, 2000 events, fsync on \| helpim-setstatus \| [0-9]+ events/s, 2000 of 2000 applied \| all applied \| yes \|$'
