@@ -554,6 +554,8 @@ long-wait"
 	assert_output --partial "permission denied"
 	run -1 as "SELECT helpim.match()"
 	assert_output --partial "permission denied"
+	run -1 as "SELECT helpim.match_waiting()"
+	assert_output --partial "permission denied"
 }
 
 @test "listen: assigned and every status of a whole chat, in order" {
