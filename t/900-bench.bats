@@ -17,6 +17,8 @@ teardown_file() {
 @test "flood: creates and configures rooms without the database" {
 	run -0 "$top/t/bench/flood" -N 5
 	assert_output 5
+	run -0 "$top/t/bench/flood" -i -N 5
+	assert_output 5
 	run -0 sql "SELECT count(*) FROM helpim.rooms"
 	assert_output 0
 }
@@ -39,6 +41,7 @@ teardown_file() {
 	run -0 "$top/t/bench/run" -Q -o "$BATS_FILE_TMPDIR/F.md" fill
 	assert_line --regexp '^\| pool fill, 20 rooms, Prosody SQLite \| helpim-mkrooms \(default: -J 128, the form fetched once\) \| [0-9]+ rooms/s; [0-9]+ % of the flood \(the median; each round against its own flood: [0-9]+\) \| >= 90 % \| (yes|no) \|$'
 	assert_line --regexp '^\| pool fill, 20 rooms, Prosody SQLite \| helpim-mkrooms -J 1 .* [0-9]+ % of the flood '
+	assert_line --regexp '^\| pool fill, 20 rooms, Prosody SQLite \| raw flood with .*disco#info.* \| [0-9]+ rooms/s; [0-9]+ % of the flood .*; Prosody CPU [0-9.]+ s \|'
 }
 
 @test "run -Q status: the status writer against pgbench, every event applied" {

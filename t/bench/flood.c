@@ -2,7 +2,9 @@
  * flood: reads the configuration; sends the create-and-configure stanzas
  * of helpim-mkrooms for COUNT rooms as fast as the XMPP server takes them,
  * without a database and without verification; prints the rooms configured.
- * The benchmark's measure of the server's own limit.
+ * The benchmark's measure of the server's own limit.  With -i, also the
+ * disco#info query with which helpim-mkrooms checks each room (its answer
+ * is not read): the server's limit with that check.
  */
 
 #include <err.h>
@@ -25,14 +27,14 @@
 static struct conf	 c;
 static xmpp_ctx_t	*ctx;
 static xmpp_conn_t	*conn;
-static int		 xsock = -1, online, dead;
+static int		 xsock = -1, online, dead, info;
 static long		 sent, done, failed;
 static char		 tag[16];
 
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: flood [-f file] [-J window] [-N count]\n");
+	fprintf(stderr, "usage: flood [-i] [-f file] [-J window] [-N count]\n");
 	exit(EXIT_PERM);
 }
 
@@ -68,10 +70,16 @@ room(long i)
 	    FIELD("muc#roomconfig_allowpm", "none")
 	    FIELD("muc#roomconfig_whois", "moderators")
 	    FIELD("muc#roomconfig_changesubject", "0")
-	    "</x></query></iq>"
-	    "<presence type='unavailable' to='bench-%s-%ld@%s/bot'/>",
+	    "</x></query></iq>",
 	    tag, i, c.muc_domain, pw, tag, i, c.muc_domain, i, pw,
-	    c.history_length, c.history_length, c.max_chatters + 1,
+	    c.history_length, c.history_length, c.max_chatters + 1);
+	if (info)
+		n += snprintf(buf + n, sizeof(buf) - n,
+		    "<iq type='get' to='bench-%s-%ld@%s' id='i%ld'>"
+		    "<query xmlns='http://jabber.org/protocol/disco#info'/></iq>",
+		    tag, i, c.muc_domain, i);
+	n += snprintf(buf + n, sizeof(buf) - n,
+	    "<presence type='unavailable' to='bench-%s-%ld@%s/bot'/>",
 	    tag, i, c.muc_domain);
 	xmpp_send_raw(conn, buf, n);
 	sent++;
@@ -127,8 +135,11 @@ main(int argc, char *argv[])
 	long count = 1000, window = 0;
 	int ch;
 
-	while ((ch = getopt(argc, argv, "f:J:N:")) != -1)
+	while ((ch = getopt(argc, argv, "f:iJ:N:")) != -1)
 		switch (ch) {
+		case 'i':
+			info = 1;
+			break;
 		case 'N':
 			count = strtonum(optarg, 1, 1000000, &e);
 			if (e != NULL)
