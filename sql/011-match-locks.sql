@@ -12,6 +12,11 @@
 -- - helpim-setstatus locks the rooms of its batch until the commit, and
 --   an enqueue passed over a ready room whose staff member's presence or
 --   nick was in the batch.
+-- And a matcher in helpim-setstatus's session, a writer fenced to its
+-- instance (version 7), failed (HL001) when the best room for the head of
+-- the queue was another instance's, and helpim-setstatus exited and
+-- failed again at each restart.  The matching answers the database's
+-- state, not an instance's events: it is not fenced.
 
 -- A room and a client, or neither: the room is chosen and locked in a
 -- subtransaction that is rolled back, and so unlocked, when no client is
@@ -85,15 +90,15 @@ BEGIN
 END
 $$;
 
+ALTER FUNCTION helpim.match(text, integer) SET helpim.epoch = '';
+
 -- The waiting clients get the ready rooms, under the gate (see "Order" in
 -- version 6): it waits for the enqueues in flight, which may have passed
--- over a room that the caller holds.  Left to PUBLIC until
--- etc/postgresql-roles.sql runs again (which gives it to the bot only), so
--- that helpim-setstatus does not stop between this migration and that;
--- it only does what a staff member's join does.
+-- over a room that the caller holds.
 CREATE FUNCTION helpim.match_waiting()
 RETURNS void LANGUAGE plpgsql
-SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+SET enable_seqscan = off AS $$
 BEGIN
 	LOCK TABLE helpim.queue_gate IN SHARE MODE;
 	IF EXISTS (SELECT 1 FROM helpim.queue WHERE status = 'waiting') THEN
@@ -122,6 +127,52 @@ BEGIN
 		PERFORM helpim.match_waiting();
 	END IF;
 	RETURN res;
+END
+$$;
+
+-- Whatever else leaves a client waiting beside a ready room is undone
+-- within a second, by helpim-setstatus's sweep: a transaction that held the
+-- room and rolled back (a webapp's close request, claim or enqueue), a
+-- lease that ran out and was renewed.  Two probes of partial indexes when
+-- nothing is left over.  The sweep itself is the function of version 4,
+-- renamed.
+ALTER FUNCTION helpim.sweep(interval, interval, interval, text, timestamptz)
+    RENAME TO sweep_claims;
+
+CREATE FUNCTION helpim.sweep(staff_claim interval, client_claim interval,
+    linger interval, inst text DEFAULT NULL, since timestamptz DEFAULT NULL)
+RETURNS integer LANGUAGE plpgsql SET enable_seqscan = off AS $$
+DECLARE
+	k	integer := helpim.sweep_claims(staff_claim, client_claim,
+	    linger, inst, since);
+BEGIN
+	IF EXISTS (SELECT 1 FROM helpim.queue WHERE status = 'waiting') AND
+	    EXISTS (SELECT 1 FROM helpim.rooms AS x
+	    WHERE x.status = 'staff_waiting' AND helpim.room_ready(x)) THEN
+		PERFORM helpim.match_waiting();
+	END IF;
+	RETURN k;
+END
+$$;
+
+-- The bot calls match_waiting (through apply_events and sweep), nobody
+-- else; given here too, so that the bot does not stop until the roles
+-- file (etc/postgresql-roles.sql) runs again.
+REVOKE ALL ON FUNCTION helpim.match_waiting() FROM PUBLIC;
+DO $$
+BEGIN
+	IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'helpim_bot') THEN
+		GRANT EXECUTE ON FUNCTION helpim.match_waiting(),
+		    helpim.apply_events(text[], timestamptz[], text[],
+		    integer[], text[], text[]),
+		    helpim.apply_batch(text[], timestamptz[], text[],
+		    integer[], text[], text[]),
+		    helpim.sweep(interval, interval, interval, text,
+		    timestamptz),
+		    helpim.sweep_claims(interval, interval, interval, text,
+		    timestamptz)
+		    TO helpim_bot;
+	END IF;
 END
 $$;
 

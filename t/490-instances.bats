@@ -111,3 +111,70 @@ a2@$M|adopted|a|available|available"
 	run -0 sql "SELECT client_ref, status FROM helpim.rooms WHERE jid = 'a1@$M'"
 	assert_output "c1|client_claimed"
 }
+
+# sweep: helpim-setstatus's call, about once a second
+sweep() {
+	sql "SELECT helpim.sweep('1 hour', '1 hour', '1 hour')"
+}
+
+# a session sleeps in pg_sleep
+asleep() {
+	[ "$(sql "SELECT count(*) FROM pg_stat_activity
+		WHERE state = 'active' AND query LIKE '%pg_sleep(2)%' AND pid <> pg_backend_pid()")" -ge 1 ]
+}
+
+@test "a client left beside a room whose lease ran out and was renewed is matched at the next sweep" {
+	sql "TRUNCATE helpim.queue_events, helpim.queue, helpim.queue_shown"
+	sql "SELECT helpim.lease_take('b', 'y', '10 s')"
+	room b1 b staff_waiting 1
+	sql "UPDATE helpim.instances SET until = now() - interval '1 s'"
+	run -0 helpim-webapp queue c1
+	assert_output 1
+	run -0 sql "SELECT helpim.lease_renew('b', 1, '10 s')"
+	assert_output t
+	run -0 sweep
+	run -0 sql "SELECT client_ref, status FROM helpim.rooms WHERE jid = 'b1@$M'"
+	assert_output "c1|client_claimed"
+}
+
+@test "a client left beside a room by a close request rolled back is matched at the next sweep" {
+	sql "TRUNCATE helpim.queue_events, helpim.queue, helpim.queue_shown"
+	room a1 '' staff_waiting 1
+	# a webapp's close request holds the room while c1 comes, then rolls back
+	psql -XAtq -v ON_ERROR_STOP=1 >"$BATS_TEST_TMPDIR/close.out" 2>&1 3>&- <<-EOF2 &
+		BEGIN;
+		SELECT helpim.request_close('a1@$M', 'test');
+		SELECT pg_sleep(2);
+		ROLLBACK;
+	EOF2
+	local pid=$!
+	wait_until 5 asleep
+	run -0 helpim-webapp queue c1
+	assert_output 1
+	wait "$pid"
+	run -0 sql "SELECT count(*) FROM helpim.rooms WHERE status = 'staff_waiting' AND close_requested_at IS NULL"
+	assert_output 1
+	run -0 sweep
+	run -0 sql "SELECT client_ref, status FROM helpim.rooms WHERE jid = 'a1@$M'"
+	assert_output "c1|client_claimed"
+}
+
+@test "a writer fenced to its instance hands another instance's room to the queue" {
+	sql "TRUNCATE helpim.queue_events, helpim.queue, helpim.queue_shown"
+	sql "SELECT helpim.lease_take('a', 'x', '10 s'), helpim.lease_take('b', 'y', '10 s')"
+	room b1 b staff_waiting 1
+	room a1 a staff_claimed 0
+	sql "UPDATE helpim.rooms SET staff_ref = 's' WHERE jid = 'a1@$M'"
+	# c1 waits while b's lease has run out; b renews it
+	sql "UPDATE helpim.instances SET until = now() - interval '1 s' WHERE instance = 'b'"
+	run -0 helpim-webapp queue c1
+	run -0 sql "SELECT helpim.lease_renew('b', 1, '10 s')"
+	# a's helpim-setstatus applies its staff member's join: the matching
+	# in its session gives c1 the room that waited longest, b's
+	run -0 sql "SELECT set_config('helpim.instance', 'a', false), set_config('helpim.epoch', '1', false);
+		SELECT helpim.apply_event('join', clock_timestamp(), 'a1@$M', 1, 'S')"
+	assert_line staff_waiting
+	run -0 sql "SELECT jid, coalesce(client_ref, '-') FROM helpim.rooms ORDER BY jid"
+	assert_output "a1@$M|-
+b1@$M|c1"
+}
