@@ -23,7 +23,8 @@
 -- there for it.  Otherwise as in version 6.
 CREATE OR REPLACE FUNCTION helpim.match(ref text DEFAULT NULL, priority integer DEFAULT 0)
 RETURNS integer LANGUAGE plpgsql
-SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+SET helpim.epoch = '' AS $$
 #variable_conflict use_column
 DECLARE
 	q	helpim.queue%ROWTYPE;
@@ -90,17 +91,21 @@ BEGIN
 END
 $$;
 
-ALTER FUNCTION helpim.match(text, integer) SET helpim.epoch = '';
-
 -- The waiting clients get the ready rooms, under the gate (see "Order" in
 -- version 6): it waits for the enqueues in flight, which may have passed
--- over a room that the caller holds.
+-- over a room that the caller holds.  An enqueue held open past the
+-- caller's lock_timeout (helpim-setstatus: 200 ms) is not waited for: the
+-- caller's batch or sweep goes on, and the next sweep hands the room on.
 CREATE FUNCTION helpim.match_waiting()
 RETURNS void LANGUAGE plpgsql
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 SET enable_seqscan = off AS $$
 BEGIN
-	LOCK TABLE helpim.queue_gate IN SHARE MODE;
+	BEGIN
+		LOCK TABLE helpim.queue_gate IN SHARE MODE;
+	EXCEPTION WHEN lock_not_available THEN
+		RETURN;
+	END;
 	IF EXISTS (SELECT 1 FROM helpim.queue WHERE status = 'waiting') THEN
 		PERFORM helpim.match();
 	END IF;
@@ -158,7 +163,11 @@ $$;
 -- The bot calls match_waiting (through apply_events and sweep), nobody
 -- else; given here too, so that the bot does not stop until the roles
 -- file (etc/postgresql-roles.sql) runs again.
-REVOKE ALL ON FUNCTION helpim.match_waiting() FROM PUBLIC;
+REVOKE ALL ON FUNCTION helpim.match_waiting(),
+    helpim.apply_events(text[], timestamptz[], text[], integer[], text[],
+    text[]),
+    helpim.sweep(interval, interval, interval, text, timestamptz)
+    FROM PUBLIC;
 DO $$
 BEGIN
 	IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'helpim_bot') THEN

@@ -117,10 +117,10 @@ sweep() {
 	sql "SELECT helpim.sweep('1 hour', '1 hour', '1 hour')"
 }
 
-# a session sleeps in pg_sleep
+# another session sleeps in pg_sleep
 asleep() {
 	[ "$(sql "SELECT count(*) FROM pg_stat_activity
-		WHERE state = 'active' AND query LIKE '%pg_sleep(2)%' AND pid <> pg_backend_pid()")" -ge 1 ]
+		WHERE state = 'active' AND query LIKE '%pg_sleep(%' AND pid <> pg_backend_pid()")" -ge 1 ]
 }
 
 @test "a client left beside a room whose lease ran out and was renewed is matched at the next sweep" {
@@ -177,4 +177,35 @@ asleep() {
 	run -0 sql "SELECT jid, coalesce(client_ref, '-') FROM helpim.rooms ORDER BY jid"
 	assert_output "a1@$M|-
 b1@$M|c1"
+}
+
+@test "an enqueue held open does not stop the sweep: the claims expire, the queue waits" {
+	sql "TRUNCATE helpim.queue_events, helpim.queue, helpim.queue_shown"
+	sql "SELECT helpim.lease_take('b', 'y', '10 s')"
+	room b1 b staff_waiting 1
+	room a2 '' staff_claimed 0
+	sql "UPDATE helpim.rooms SET staff_ref = 's2', staff_claimed_at = now() - interval '1 hour',
+		seen_at = now() WHERE jid = 'a2@$M'"
+	# a client left beside b1 (the lease ran out and was renewed)
+	sql "UPDATE helpim.instances SET until = now() - interval '1 s'"
+	run -0 helpim-webapp queue c1
+	run -0 sql "SELECT helpim.lease_renew('b', 1, '10 s')"
+	# a webapp's transaction with an enqueue stays open
+	psql -XAtq -v ON_ERROR_STOP=1 >"$BATS_TEST_TMPDIR/enq.out" 2>&1 3>&- <<-EOF2 &
+		BEGIN;
+		SELECT helpim.enqueue_client('c2');
+		SELECT pg_sleep(3);
+		COMMIT;
+	EOF2
+	local pid=$!
+	wait_until 5 asleep
+	# helpim-setstatus's sweep, with its lock_timeout
+	run -0 sql "SET lock_timeout = '200ms'; SELECT helpim.sweep('1 minute', '1 hour', '1 hour')"
+	assert_output 1
+	run -0 sql "SELECT status FROM helpim.rooms WHERE jid = 'a2@$M'"
+	assert_output available
+	wait "$pid"
+	run -0 sweep
+	run -0 sql "SELECT count(*) FROM helpim.queue WHERE status = 'assigned'"
+	assert_output 1
 }
