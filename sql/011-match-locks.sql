@@ -161,7 +161,7 @@ END
 $$;
 
 -- The bot calls match_waiting (through apply_events and sweep), nobody
--- else; given here too, so that the bot does not stop until the roles
+-- else; given here too (the renamed functions keep their grants), so that the bot does not stop until the roles
 -- file (etc/postgresql-roles.sql) runs again.
 REVOKE ALL ON FUNCTION helpim.match_waiting(),
     helpim.apply_events(text[], timestamptz[], text[], integer[], text[],
@@ -174,11 +174,7 @@ BEGIN
 		GRANT EXECUTE ON FUNCTION helpim.match_waiting(),
 		    helpim.apply_events(text[], timestamptz[], text[],
 		    integer[], text[], text[]),
-		    helpim.apply_batch(text[], timestamptz[], text[],
-		    integer[], text[], text[]),
 		    helpim.sweep(interval, interval, interval, text,
-		    timestamptz),
-		    helpim.sweep_claims(interval, interval, interval, text,
 		    timestamptz)
 		    TO helpim_bot;
 	END IF;

@@ -246,24 +246,22 @@ release() {
 	S1=$(sql "SELECT jid FROM helpim.claim_staff_room('s1')")
 	S2=$(sql "SELECT jid FROM helpim.claim_staff_room('s2')")
 	# a matcher in a transaction that stays open
-	local d=$BATS_TEST_TMPDIR fd
-	mkfifo "$d/a.in"
-	psql -XAtq -v ON_ERROR_STOP=1 <"$d/a.in" >"$d/a.out" 2>&1 3>&- &
-	exec {fd}>"$d/a.in"
-	printf '%s\n' "BEGIN;" "SELECT helpim.apply_event('join', clock_timestamp(), '$S1', 1, 's1');" >&"$fd"
-	wait_until 10 grep -qx staff_waiting "$d/a.out"
+	local d=$BATS_TEST_TMPDIR
+	hold "SELECT helpim.apply_event('join', clock_timestamp(), '$S1', 1, 's1');"
+	run -0 cat "$d/hold.out"
+	assert_output staff_waiting
 	# another staff member joins and is matched meanwhile: the next client
 	run -0 timeout 5 psql -XAtq -c "SELECT helpim.apply_event('join', clock_timestamp(), '$S2', 1, 's2')"
 	run -0 client_of "$S2"
 	assert_output c2
 	# an enqueue waits until the open matcher is done
 	timeout 10 helpim-webapp queue c3 >"$d/c3.out" 2>&1 3>&- &
+	local pid=$!
 	wait_until 5 enqueue_waits
 	run -0 cat "$d/c3.out"
 	refute_output
-	printf '%s\n' "COMMIT;" >&"$fd"
-	exec {fd}>&-
-	wait
+	release
+	wait "$pid"
 	run -0 cat "$d/c3.out"
 	assert_output 1
 	run -0 client_of "$S1"
