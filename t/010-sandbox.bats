@@ -78,6 +78,22 @@ alive() {
 	rm -rf "$SB"
 }
 
+@test "a server that has exited but is not reaped yet counts as stopped" {
+	local d=$BATS_TEST_TMPDIR/sb z
+	mkdir -p "$d/xmpp"
+	echo XMPP=prosody >"$d/env"
+	# a zombie: its parent (sleep, after the exec) never reaps it, as an
+	# init that reaps late does not for a while
+	sh -c 'sleep 0 & exec sleep 10' &
+	wait_until 5 sh -c "pgrep -P $! >/dev/null"
+	z=$(pgrep -P $!)
+	wait_until 5 gone "$z"
+	echo "$z" >"$d/xmpp/pid"
+	run -0 timeout 3 helpim-sandbox stop-xmpp "$d"
+	run -1 test -e "$d/xmpp/pid"
+	kill $!
+}
+
 @test "SANDBOX_STORAGE=pgsql: Prosody keeps its rooms in the sandbox's PostgreSQL" {
 	SB=$(mktemp -d /tmp/helpim-sb.XXXXXX)
 	if [ "$XMPP" = ejabberd ]; then

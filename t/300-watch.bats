@@ -100,7 +100,7 @@ watch_stop() {
 		eval "exec $(cat "$d/watch.fd")>&-"
 		rm -f "$d/watch.fd"
 	fi
-	wait_until 10 sh -c "! kill -0 $pid" || kill -9 "$pid"
+	wait_until 10 gone "$pid" || kill -9 "$pid"
 	wait "$pid" || rc=$?
 	echo "$rc" >"$d/rc"
 	rm -f "$d/watch.pid"
@@ -445,7 +445,7 @@ events() {
 	feed 'watch|sd@rooms.localhost|available|pw-d'
 	watch_wait "^snapshot\|$T\|sd@rooms.localhost\|1\|sd$"
 	helpim-sandbox stop-xmpp "$SB"
-	wait_until 10 sh -c "! kill -0 $(cat "$BATS_FILE_TMPDIR/watch.pid")"
+	wait_until 10 gone "$(cat "$BATS_FILE_TMPDIR/watch.pid")"
 	watch_stop
 	helpim-sandbox start-xmpp "$SB"
 	run -0 cat "$BATS_FILE_TMPDIR/rc"
@@ -470,7 +470,7 @@ events() {
 	feed 'watch|lc@rooms.localhost|available|pw-l'
 	watch_wait "^snapshot\|$T\|lc@rooms.localhost\|0$"
 	helpim-sandbox kill-xmpp "$SB"
-	wait_until 10 sh -c "! kill -0 $(cat "$BATS_FILE_TMPDIR/watch.pid")"
+	wait_until 10 gone "$(cat "$BATS_FILE_TMPDIR/watch.pid")"
 	watch_stop
 	helpim-sandbox start-xmpp "$SB"
 	run -0 cat "$BATS_FILE_TMPDIR/rc"

@@ -48,7 +48,7 @@ teardown_file() {
 	rss=$(awk '/^VmHWM/ { print $2 }' "/proc/$pid/status")
 	echo "# $N rooms: peak RSS $rss kB" >&3
 	exec {w}>&-
-	wait_until 10 sh -c "! kill -0 $pid"
+	wait_until 10 gone "$pid"
 	run -0 grep -c '^snapshot|[^|]*|m[0-9]*@rooms.localhost|0$' "$d/w.out"
 	assert_output "$N"
 	run -0 cat "$d/w.err"

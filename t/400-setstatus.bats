@@ -374,7 +374,7 @@ is() { [ "$(status "$1")" = "$2" ]; }
 	echo "join|$(now)|o1@$M|2|guest|" >&"$ssfd"
 	wait_until 5 is o1 "chatting 2"
 	exec {ssfd}>&-
-	wait_until 5 sh -c "! kill -0 $(cat "$BATS_FILE_TMPDIR/setstatus.pid")"
+	wait_until 5 gone "$(cat "$BATS_FILE_TMPDIR/setstatus.pid")"
 }
 
 @test "the sweep runs in helpim-setstatus: claims expire, closing lingers" {

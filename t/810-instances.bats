@@ -30,7 +30,7 @@ stop_inst() {
 	[ -f "$BATS_FILE_TMPDIR/$1.run" ] || return 0
 	pid=$(cat "$BATS_FILE_TMPDIR/$1.run")
 	kill "$pid" 2>/dev/null || true
-	wait_until 10 sh -c "! kill -0 $pid" || true
+	wait_until 10 gone "$pid" || true
 	rm -f "$BATS_FILE_TMPDIR/$1.run"
 }
 

@@ -94,7 +94,7 @@ side_stop() {
 	assert [ "${#lines[@]}" -ge 5 ]
 	# Ctrl-C
 	kill -INT -- "-$pg"
-	wait_until 60 sh -c "! kill -0 $pg 2>/dev/null"
+	wait_until 60 gone "$pg"
 	run -0 cat "$out"
 	assert_line 'helpim-demo: stopped; nothing left running'
 	run -0 ours "$d/helpim.conf" "$d"

@@ -98,6 +98,14 @@ wait_until() {
 	done
 }
 
+# gone PID: no such process, or one that has exited and waits to be
+# reaped (an init may reap an orphan a second or more later)
+gone() {
+	local s
+	s=$(ps -o stat= -p "$1") || return 0
+	[ "${s#Z}" != "$s" ]
+}
+
 # A participant: helpim-chat reading commands from a fifo.
 chat_start() {
 	local d=$BATS_FILE_TMPDIR f closes=
@@ -136,7 +144,7 @@ chat_stop() {
 	pid=$(cat "$d/$1.pid")
 	eval "exec $fd>&-"
 	rm -f "$d/$1.fd"
-	wait_until 5 sh -c "! kill -0 $pid" || kill -9 "$pid" 2>/dev/null
+	wait_until 5 gone "$pid" || kill -9 "$pid" 2>/dev/null
 	rm -f "$d/$1.pid"
 }
 
@@ -193,7 +201,7 @@ run_stop() {
 	local pid
 	pid=$(cat "$BATS_FILE_TMPDIR/run.pid")
 	kill "$pid" 2>/dev/null || true
-	wait_until 10 sh -c "! kill -0 $pid" || true
+	wait_until 10 gone "$pid" || true
 	rm -f "$BATS_FILE_TMPDIR/run.pid"
 }
 
@@ -235,7 +243,7 @@ listen_stop() {
 	pid=$(cat "$BATS_FILE_TMPDIR/listen.pid")
 	rm -f "$BATS_FILE_TMPDIR/listen.pid"
 	kill "$pid"
-	wait_until 5 sh -c "! kill -0 $pid"
+	wait_until 5 gone "$pid"
 }
 
 # heard LINE: helpim-listen printed LINE
