@@ -1,5 +1,6 @@
 #!/usr/bin/env bats
-# The plans of the hot paths (sql/010-plans.sql): what a session planned
+# The plans of the hot paths (sql/010-hot-paths.sql,
+# sql/012-no-sort.sql): what a session planned
 # while the tables were small stays right when they have grown, and a claim
 # does not look at every free room.  The plans are read with auto_explain,
 # in the session that runs the statements.
@@ -8,6 +9,13 @@ load helper
 
 setup_file() { sandbox_up; }
 teardown_file() { sandbox_down; }
+
+# each test's rooms and clients are gone before the next one, pass or fail
+teardown() {
+	sql "UPDATE helpim.rooms SET status = 'closed' WHERE status <> 'closed';
+		SELECT count(helpim.dequeue_client(ref)) FROM helpim.queue
+		WHERE status IN ('waiting', 'assigned')" >/dev/null
+}
 
 # the statements that follow, then STMT, whose plans (nested ones too) are
 # printed; in one session
@@ -20,6 +28,21 @@ explained() {
 	SET client_min_messages = log;
 	$2
 	EOF
+}
+
+# few_looked_at: the plans printed test the instance of fewer than 10
+# rooms (one statement per room looked at)
+few_looked_at() {
+	local n
+	n=$(grep -c "SELECT NOT EXISTS" <<<"$output" || true)
+	[ "$n" -lt 10 ] || { echo "$n rooms looked at"; false; }
+}
+
+# staff_waiting PREFIX N: N rooms with a staff member waiting, not analysed
+staff_waiting() {
+	sql "INSERT INTO helpim.rooms (jid, password, status, chatters, staff_nick, staff_joined_at)
+		SELECT '$1' || g || '@rooms.localhost', 'pw', 'staff_waiting', 1, 'S', now()
+		FROM generate_series(1, $2) AS g"
 }
 
 @test "apply_events: planned on a small history, no sequential scan of it once it has grown" {
@@ -57,9 +80,29 @@ explained() {
 		FROM generate_series(1, 2000) AS g"
 	run -0 explained "" "SELECT jid FROM helpim.claim_staff_room('web-plan');"
 	assert_output --partial "@rooms.localhost"
-	# the instance of each room looked at: one statement per room before
-	n=$(grep -c "SELECT NOT EXISTS" <<<"$output" || true)
-	[ "$n" -lt 10 ] || { echo "$n rooms looked at"; false; }
+	# the oldest free room is the first of its index, not the first of
+	# all the free rooms sorted
+	assert_output --partial "Index Scan using rooms_free"
+	refute_output --partial "Sort Key: x.created_at"
+	few_looked_at
+}
+
+@test "claim_client_room: of 500 waiting staff members not analysed, it looks at a few" {
+	staff_waiting wait 500
+	run -0 explained "" "SELECT jid FROM helpim.claim_client_room('web-plan-c');"
+	assert_output --partial "@rooms.localhost"
+	refute_output --partial "Sort Key"
+	few_looked_at
+}
+
+@test "enqueue_client: of 500 waiting staff members not analysed, the matcher looks at a few" {
+	staff_waiting match 500
+	run -0 explained "" "SELECT helpim.enqueue_client('web-plan-m');"
+	refute_output --partial "Sort Key"
+	few_looked_at
+	run -0 sql "SELECT r.jid FROM helpim.queue AS q JOIN helpim.rooms AS r ON r.id = q.room_id
+		WHERE q.ref = 'web-plan-m'"
+	assert_output match1@rooms.localhost
 }
 
 @test "enqueue_client: planned on a short queue, no sequential scan of it once it is long" {
@@ -75,5 +118,4 @@ explained() {
 		"SELECT helpim.enqueue_client('late');"
 	assert_output --partial "queue_waiting"
 	refute_output --partial "Seq Scan on queue"
-	sql "SELECT helpim.dequeue_client(ref) FROM helpim.queue WHERE status = 'waiting'"
 }
