@@ -74,6 +74,23 @@ staff_waiting() {
 	refute_output --partial "Seq Scan on room_events"
 }
 
+@test "apply_events: a batch of one event is not planned again at each call" {
+	local calls='' i
+	sql "INSERT INTO helpim.rooms (jid, password, status, chatters, staff_nick)
+		SELECT 'once' || g || '@rooms.localhost', 'pw', 'chatting', 2, 'S'
+		FROM generate_series(1, 9) AS g"
+	# past the five calls after which a session may keep a generic plan
+	for i in 1 2 3 4 5 6 7 8; do
+		calls="$calls SELECT helpim.apply_events('{nick}', ARRAY[now() + '$i s']::timestamptz[],
+		    '{once$i@rooms.localhost}', '{2}', '{S}', '{S}');"
+	done
+	run -0 explained "$calls" "SELECT helpim.apply_events('{nick}',
+		ARRAY[now() + '9 s']::timestamptz[], '{once9@rooms.localhost}', '{2}', '{S}', '{S}');"
+	# a plan made for the call names its array; the kept one, a parameter
+	assert_output --regexp 'Index Cond: \(jid = ANY \(\$[0-9]+\)\)'
+	refute_output --partial "once9@rooms.localhost}'::text[]"
+}
+
 @test "claim_staff_room: of 2000 free rooms not analysed, it looks at a few" {
 	sql "INSERT INTO helpim.rooms (jid, password)
 		SELECT 'free' || g || '@rooms.localhost', 'pw'
