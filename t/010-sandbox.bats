@@ -84,7 +84,7 @@ alive() {
 	echo XMPP=prosody >"$d/env"
 	# a zombie: its parent (sleep, after the exec) never reaps it, as an
 	# init that reaps late does not for a while
-	sh -c 'sleep 0 & exec sleep 10' &
+	sh -c 'sleep 0 & exec sleep 10' 3>&- &
 	wait_until 5 sh -c "pgrep -P $! >/dev/null"
 	z=$(pgrep -P $!)
 	wait_until 5 gone "$z"

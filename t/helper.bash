@@ -99,11 +99,14 @@ wait_until() {
 }
 
 # gone PID: no such process, or one that has exited and waits to be
-# reaped (an init may reap an orphan a second or more later)
+# reaped (an init may reap an orphan a second or more later), its other
+# threads ended too (fields after the name: state, ..., 18th the threads)
 gone() {
-	local s
-	s=$(ps -o stat= -p "$1") || return 0
-	[ "${s#Z}" != "$s" ]
+	local st
+	st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null) || return 0
+	# shellcheck disable=SC2086 # the fields, one word each
+	set -- $st
+	[ "${1:-}" = Z ] && [ "${18:-2}" -le 1 ]
 }
 
 # A participant: helpim-chat reading commands from a fifo.
