@@ -106,7 +106,7 @@ gone() {
 	st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null) || return 0
 	# shellcheck disable=SC2086 # the fields, one word each
 	set -- $st
-	[ "${1:-}" = Z ] && [ "${18:-2}" -le 1 ]
+	[ $# -ge 18 ] && [ "$1" = Z ] && [ "${18}" -le 1 ]
 }
 
 # A participant: helpim-chat reading commands from a fifo.
