@@ -33,10 +33,7 @@ start_setstatus() {
 	for i in $(seq 1 200); do
 		echo "join|$t|p$i@$M|1|Anna|"
 	done >&"$ssfd"
-	exec {ssfd}>&-
-	rc=0
-	wait "$pid" || rc=$?
-	assert_equal "$rc" 0
+	ended 0
 	run -0 sql "SELECT status, count(*) FROM helpim.rooms WHERE jid LIKE 'p%' GROUP BY 1"
 	assert_output "staff_waiting|200"
 }
@@ -57,6 +54,15 @@ start_setstatus() {
 	assert_output "helpim-setstatus: warning: stdin still open 5 s after the signal to stop"
 	run -0 sql "SELECT status FROM helpim.rooms WHERE jid = 'q1@$M'"
 	assert_output staff_waiting
+}
+
+# ended RC: its input closed, helpim-setstatus exits RC (waited for here,
+# not under run: a subshell cannot wait for this shell's child)
+ended() {
+	exec {ssfd}>&-
+	rc=0
+	wait "$pid" || rc=$?
+	assert_equal "$rc" "$1"
 }
 
 # lock ROOM SECONDS: the webapp holds the room's row in a transaction
@@ -82,14 +88,65 @@ lock() {
 	assert_output "helpim-setstatus: warning: line 2: k1@$M: locked by another transaction; the room's events wait"
 	wait "$locker"
 	wait_until 3 sql "SELECT 1 / count(*) FROM helpim.rooms WHERE jid = 'k1@$M' AND status = 'chatting'"
-	exec {ssfd}>&-
-	# not under run: its subshell cannot wait for this shell's child
-	rc=0
-	wait "$pid" || rc=$?
-	assert_equal "$rc" 0
+	ended 0
 	run -0 sql "SELECT string_agg(nick || ':' || new_status, ' ' ORDER BY id)
 		FROM helpim.room_events WHERE jid LIKE 'k%'"
 	assert_output "Bert:staff_waiting Anna:staff_waiting Carl:chatting"
+}
+
+# blocked: a session of helpim-setstatus waits for a lock, seen within 5 ms
+blocked() {
+	timeout 5 psql -X -q -c "DO \$\$ BEGIN
+		WHILE NOT EXISTS (SELECT 1 FROM pg_stat_activity
+		    WHERE application_name LIKE 'helpim-setstatus %'
+		    AND wait_event_type = 'Lock') LOOP
+			PERFORM pg_stat_clear_snapshot(), pg_sleep(0.005);
+		END LOOP; END \$\$" 3>&-
+}
+
+@test "while a statement waits for a locked room, the events of the others are applied at once" {
+	sql "INSERT INTO helpim.rooms (jid, password) VALUES ('o1@$M', 'x'), ('o2@$M', 'x')"
+	lock "o1@$M" 3
+	start_setstatus
+	echo "join|$(now)|o1@$M|1|Anna|" >&"$ssfd"
+	# its statement waits for the lock, up to lock_timeout (200 ms)
+	blocked
+	echo "join|$(now)|o2@$M|1|Bert|" >&"$ssfd"
+	wait_until 2 sql "SELECT 1 / count(*) FROM helpim.rooms WHERE jid = 'o2@$M' AND status = 'staff_waiting'"
+	wait "$locker"
+	wait_until 3 sql "SELECT 1 / count(*) FROM helpim.rooms WHERE jid = 'o1@$M' AND status = 'staff_waiting'"
+	ended 0
+	# o2's event did not wait for o1's statement to give up
+	run -0 sql "SELECT extract(epoch FROM (SELECT recorded_at FROM helpim.room_events WHERE jid = 'o2@$M') -
+		(SELECT at FROM helpim.room_events WHERE jid = 'o1@$M')) * 1000 < 200"
+	assert_output t
+}
+
+# The second session takes the rooms that the first one's statement does not
+# hold: each room's events in the order of their lines all the same.
+@test "two sessions at once: the events of each room are applied in order" {
+	sql "INSERT INTO helpim.rooms (jid, password)
+		SELECT 'two' || g || '@$M', 'x' FROM generate_series(0, 2999) g"
+	rm -f "$BATS_FILE_TMPDIR/in"
+	mkfifo "$BATS_FILE_TMPDIR/in"
+	helpim-setstatus -v <"$BATS_FILE_TMPDIR/in" 2>"$BATS_FILE_TMPDIR/err" 3>&- &
+	pid=$!
+	awk -v M="$M" -v t="$(now)" 'BEGIN {
+		print "helpim-events|1"
+		for (i = 0; i < 21000; i++)
+			printf "join|%s|two%d@%s|1|n%d|\n", t, i % 3000, M, i
+	}' >"$BATS_FILE_TMPDIR/in"
+	rc=0
+	wait "$pid" || rc=$?
+	assert_equal "$rc" 0
+	# the second session did apply some
+	run -0 grep -c "events applied in the second session" "$BATS_FILE_TMPDIR/err"
+	assert [ "$output" -ge 1 ]
+	run -0 sql "SELECT count(*), count(*) FILTER (WHERE l < prev)
+		FROM (SELECT substr(nick, 2)::int AS l, lag(substr(nick, 2)::int)
+		    OVER (PARTITION BY jid ORDER BY id) AS prev
+		    FROM helpim.room_events WHERE jid LIKE 'two%') AS x"
+	assert_output "21000|0"
 }
 
 @test "on SIGTERM while a room is locked: the others applied, exit 111 saying so" {
@@ -135,10 +192,7 @@ lock() {
 	run -0 sql "SELECT status FROM helpim.rooms WHERE jid = 'w0@$M'"
 	assert_output available
 	wait "$locker"
-	exec {ssfd}>&-
-	rc=0
-	wait "$pid" || rc=$?
-	assert_equal "$rc" 0
+	ended 0
 	# w0's 2500 events, in order: the first one joined, the others are
 	# the same join again
 	run -0 sql "SELECT count(*), min(nick), bool_and(id > (SELECT max(id) FROM helpim.room_events WHERE jid = 'w1@$M'))
