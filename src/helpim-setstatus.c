@@ -517,11 +517,12 @@ second_start(void)
 }
 
 /*
- * The second session's statement has ended.  If it failed for a reason
- * that may pass, its events stay, in order, for the first session's next
- * batch, with the tries room by room that it makes.
+ * The second session's statement has ended: 0, or -1 if it failed for a
+ * reason that may pass (a room locked by the webapp, most likely): its
+ * events stay, in order, for the first session's next batch, with the
+ * tries room by room that it makes.
  */
-static void
+static int
 second_done(PGresult *res)
 {
 	int i;
@@ -533,7 +534,7 @@ second_done(PGresult *res)
 		    nbatch2 - 1, db_error(db2, res));
 		PQclear(res);
 		nbatch2 = 0;
-		return;
+		return -1;
 	}
 	outcomes(PQgetvalue(res, 0, 0), batch2, nbatch2);
 	PQclear(res);
@@ -542,19 +543,21 @@ second_done(PGresult *res)
 	for (i = 0; i < nbatch2; i++)
 		dequeue(batch2[i]);
 	nbatch2 = 0;
+	return 0;
 }
 
 /*
  * The result of the statement that applies batch[0..n-1] in the first
  * session.  While it runs, input is read on, and the events of the other
- * rooms are applied in the second session; its statement ends first.
+ * rooms are applied in the second session, until a statement of the
+ * second fails; its statement ends first.
  */
 static PGresult *
 overlap(int n)
 {
 	struct pollfd pfd[3];
 	PGresult *res = NULL, *res2 = NULL;
-	int i, k, first = 0;
+	int i, k, first = 0, second = 1;
 
 	for (i = 0; i < n; i++)
 		batch[i]->backlog->inflight = 1;
@@ -563,7 +566,8 @@ overlap(int n)
 		k = 0;
 		if (!first && nbatch2 == 0) {
 			intake();
-			second_start();
+			if (second)
+				second_start();
 			if (nbatch2 == 0 && !lr.eof) {
 				pfd[k].fd = STDIN_FILENO;
 				pfd[k++].events = POLLIN;
@@ -582,7 +586,8 @@ overlap(int n)
 		if (!first)
 			first = settled(db, &res);
 		if (nbatch2 > 0 && settled(db2, &res2)) {
-			second_done(res2);
+			if (second_done(res2) == -1)
+				second = 0;
 			res2 = NULL;
 		}
 	}
@@ -759,20 +764,28 @@ session(void)
  * No lease (the pipeline run by hand): no fence.
  */
 static void
-declare(PGconn *c)
+declare(void)
 {
-	const char *p[1] = { conf.instance };
-	PGresult *res;
+	const char *p[2] = { conf.instance, NULL };
+	PGresult *res, *res2;
 
-	res = PQexecParams(c, "SELECT set_config('helpim.instance', $1, "
+	res = PQexecParams(db, "SELECT set_config('helpim.instance', $1, "
 	    "false), set_config('helpim.epoch', coalesce((SELECT epoch::text "
 	    "FROM helpim.instances WHERE instance = $1), ''), false)", 1, NULL,
 	    p, NULL, NULL, 0);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
-		lost(c, res);
-	if (c == db && *PQgetvalue(res, 0, 1) != '\0')
+		lost(db, res);
+	/* the same epoch in both sessions, whatever a lease does meanwhile */
+	p[1] = PQgetvalue(res, 0, 1);
+	res2 = PQexecParams(db2, "SELECT set_config('helpim.instance', $1, "
+	    "false), set_config('helpim.epoch', $2, false)", 2, NULL, p, NULL,
+	    NULL, 0);
+	if (PQresultStatus(res2) != PGRES_TUPLES_OK)
+		lost(db2, res2);
+	PQclear(res2);
+	if (*p[1] != '\0')
 		log_debug("writing for instance '%s', epoch %s", conf.instance,
-		    PQgetvalue(res, 0, 1));
+		    p[1]);
 	PQclear(res);
 }
 
@@ -805,8 +818,7 @@ intake(void)
 					log_errx(EXIT_PERM, "line %lu: '%.40s' "
 					    "is not supported; expected '%s'",
 					    lr.lineno, line, EVENTS_VERSION);
-				declare(db);
-				declare(db2);
+				declare();
 				continue;
 			}
 			log_warnx("line %lu: no version line '%s'", lr.lineno,
