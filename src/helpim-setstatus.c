@@ -3,8 +3,6 @@
  * them to helpim.rooms in batches with helpim.apply_events() and runs
  * helpim.sweep() about once a second.  The events of a room that another
  * transaction holds up wait, in order, while those of the others go on.
- * While a statement runs, the events of the other rooms are applied in a
- * second session: a room's events are never in two statements at once.
  */
 
 #include <sys/queue.h>
@@ -65,7 +63,6 @@ struct backlog {
 	long long	 backoff;
 	long long	 held_since;
 	int		 mark;
-	int		 inflight;	/* in the statement of the first session */
 };
 
 static int	 backlogcmp(const struct backlog *, const struct backlog *);
@@ -80,10 +77,8 @@ static int		 nqueued;	/* all the events not applied */
 static int		 nheld;		/* rooms held up */
 static size_t		 qbytes;	/* the memory they take */
 static struct ev	*batch[BATCH];
-static struct ev	*batch2[BATCH];	/* the second session's */
-static int		 nbatch2;
 static struct backlog	*split[BATCH];
-static PGconn		*db, *db2;	/* db2: the events of other rooms */
+static PGconn		*db;
 static struct conf	 conf;
 static struct lread	 lr;
 static int		 version;	/* the version line was read */
@@ -118,12 +113,12 @@ dberr(const PGresult *res)
 	return dberrbuf;
 }
 
-/* The connection c failed: report it and exit (res, if any, freed first). */
+/* The connection failed: report it and exit (res, if any, freed first). */
 static __dead void
-lost(PGconn *c, PGresult *res)
+lost(PGresult *res)
 {
 	PQclear(res);
-	db_fail(c, NULL, NULL);
+	db_fail(db, NULL, NULL);
 }
 
 /*
@@ -132,13 +127,13 @@ lost(PGconn *c, PGresult *res)
  * date; the events not applied are not skipped, they are superseded.
  */
 static void
-fail(PGconn *c, PGresult *res)
+fail(PGresult *res)
 {
 	static char hint[80];
 
 	snprintf(hint, sizeof(hint), "; %d event%s not applied, exiting for a "
 	    "restart", nqueued, nqueued == 1 ? "" : "s");
-	db_exit(c, res, EXIT_TEMP, hint);
+	db_exit(db, res, EXIT_TEMP, hint);
 }
 
 static void
@@ -146,7 +141,6 @@ account(size_t n)
 {
 	if (qbytes + n > QUEUE_MAX) {
 		PQfinish(db);
-		PQfinish(db2);
 		log_errx(EXIT_TEMP, "line %lu: %d events wait, and no more "
 		    "fit in %d MB; exiting for a restart", lr.lineno, nqueued,
 		    QUEUE_MAX >> 20);
@@ -341,7 +335,7 @@ done(PGresult *res, ExecStatusType want)
 	if (PQresultStatus(res) == want)
 		return 0;
 	if (PQstatus(db) == CONNECTION_BAD || !db_retryable(res))
-		fail(db, res);
+		fail(res);
 	if ((why = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY)) != NULL)
 		strlcpy(dberrbuf, why, sizeof(dberrbuf));
 	else
@@ -350,7 +344,7 @@ done(PGresult *res, ExecStatusType want)
 	if (PQtransactionStatus(db) != PQTRANS_IDLE) {
 		res = PQexec(db, "ROLLBACK");
 		if (PQresultStatus(res) != PGRES_COMMAND_OK)
-			fail(db, res);
+			fail(res);
 		PQclear(res);
 	}
 	return -1;
@@ -368,9 +362,9 @@ command(const char *sql)
 	return 0;
 }
 
-/* Reports what the events b[0..n-1] did, from the array of outcomes v. */
+/* Reports what the batch's events did, from the array of outcomes v. */
 static void
-outcomes(const char *v, struct ev **b, int n)
+outcomes(const char *v, int n)
 {
 	const char *e;
 	size_t len;
@@ -383,10 +377,12 @@ outcomes(const char *v, struct ev **b, int n)
 		len = e - v;
 		if (len == 7 && strncmp(v, "anomaly", 7) == 0)
 			log_warnx("line %lu: %s %s: anomaly recorded",
-			    b[i]->lineno, b[i]->p[P_EVENT], b[i]->p[P_JID]);
+			    batch[i]->lineno, batch[i]->p[P_EVENT],
+			    batch[i]->p[P_JID]);
 		else
-			log_debug("line %lu: %s %s: %.*s", b[i]->lineno,
-			    b[i]->p[P_EVENT], b[i]->p[P_JID], (int)len, v);
+			log_debug("line %lu: %s %s: %.*s", batch[i]->lineno,
+			    batch[i]->p[P_EVENT], batch[i]->p[P_JID], (int)len,
+			    v);
 		if (*e == '\0')
 			break;
 	}
@@ -435,188 +431,31 @@ unlocked(int n)
 	return k;
 }
 
-static void intake(void);
-
-/* Sends the statement that applies b[0..n-1] in the session c. */
-static void
-send_batch(PGconn *c, struct ev **b, int n)
-{
-	static struct abuf arr[NPARAM];
-	const char *p[NPARAM];
-	int i, k;
-
-	for (k = 0; k < NPARAM; k++) {
-		for (i = 0; i < n; i++)
-			arradd(&arr[k], b[i]->p[k]);
-		p[k] = arrend(&arr[k]);
-	}
-	if (!PQsendQueryPrepared(c, "apply", NPARAM, p, NULL, NULL, 0))
-		fail(c, NULL);
-}
-
-/* Applies b[0..n-1] in the session c, and waits for the result. */
-static PGresult *
-result(PGconn *c, struct ev **b, int n)
-{
-	PGresult *r, *res = NULL;
-
-	send_batch(c, b, n);
-	while ((r = PQgetResult(c)) != NULL)
-		if (res == NULL)
-			res = r;
-		else
-			PQclear(r);
-	if (res == NULL)
-		fail(c, NULL);
-	return res;
-}
-
-/*
- * Reads what the session c has sent, without waiting: 1 once its statement
- * has ended, with its result in *res (NULL before).
- */
-static int
-settled(PGconn *c, PGresult **res)
-{
-	PGresult *r;
-
-	if (!PQconsumeInput(c))
-		fail(c, NULL);
-	while (!PQisBusy(c)) {
-		if ((r = PQgetResult(c)) == NULL) {
-			if (*res == NULL)
-				fail(c, NULL);
-			return 1;
-		}
-		if (*res == NULL)
-			*res = r;
-		else
-			PQclear(r);
-	}
-	return 0;
-}
-
-/*
- * The second session applies the events of the rooms that the first one's
- * statement does not hold, in their order; those of its rooms wait.
- */
-static void
-second_start(void)
-{
-	struct ev *e;
-
-	nbatch2 = 0;
-	TAILQ_FOREACH(e, &ready, entry)
-		if (!e->backlog->inflight) {
-			batch2[nbatch2++] = e;
-			if (nbatch2 == BATCH)
-				break;
-		}
-	if (nbatch2 > 0)
-		send_batch(db2, batch2, nbatch2);
-}
-
-/*
- * The second session's statement has ended: 0, or -1 if it failed for a
- * reason that may pass (a room locked by the webapp, most likely): its
- * events stay, in order, for the first session's next batch, with the
- * tries room by room that it makes.
- */
-static int
-second_done(PGresult *res)
-{
-	int i;
-
-	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-		if (PQstatus(db2) == CONNECTION_BAD || !db_retryable(res))
-			fail(db2, res);
-		log_debug("line %lu and %d more wait: %s", batch2[0]->lineno,
-		    nbatch2 - 1, db_error(db2, res));
-		PQclear(res);
-		nbatch2 = 0;
-		return -1;
-	}
-	outcomes(PQgetvalue(res, 0, 0), batch2, nbatch2);
-	PQclear(res);
-	log_debug("lines %lu to %lu: %d events applied in the second session",
-	    batch2[0]->lineno, batch2[nbatch2 - 1]->lineno, nbatch2);
-	for (i = 0; i < nbatch2; i++)
-		dequeue(batch2[i]);
-	nbatch2 = 0;
-	return 0;
-}
-
-/*
- * The result of the statement that applies batch[0..n-1] in the first
- * session.  While it runs, input is read on, and the events of the other
- * rooms are applied in the second session, until a statement of the
- * second fails; its statement ends first.
- */
-static PGresult *
-overlap(int n)
-{
-	struct pollfd pfd[3];
-	PGresult *res = NULL, *res2 = NULL;
-	int i, k, first = 0, second = 1;
-
-	for (i = 0; i < n; i++)
-		batch[i]->backlog->inflight = 1;
-	send_batch(db, batch, n);
-	while (!first || nbatch2 > 0) {
-		k = 0;
-		if (!first && nbatch2 == 0) {
-			intake();
-			if (second)
-				second_start();
-			if (nbatch2 == 0 && !lr.eof) {
-				pfd[k].fd = STDIN_FILENO;
-				pfd[k++].events = POLLIN;
-			}
-		}
-		if (!first) {
-			pfd[k].fd = PQsocket(db);
-			pfd[k++].events = POLLIN;
-		}
-		if (nbatch2 > 0) {
-			pfd[k].fd = PQsocket(db2);
-			pfd[k++].events = POLLIN;
-		}
-		if (poll(pfd, k, -1) == -1 && errno != EINTR)
-			log_err(EXIT_TEMP, "poll");
-		if (!first)
-			first = settled(db, &res);
-		if (nbatch2 > 0 && settled(db2, &res2)) {
-			if (second_done(res2) == -1)
-				second = 0;
-			res2 = NULL;
-		}
-	}
-	for (i = 0; i < n; i++)
-		batch[i]->backlog->inflight = 0;
-	return res;
-}
-
 /*
  * Applies batch[0..n-1] with one statement; with check, after unlocked()
- * and in its transaction, else beside the second session.  0, or -1 for an
- * error that may pass: nothing of batch[] was applied.
+ * and in its transaction.  0, or -1 for an error that may pass: nothing was
+ * applied.
  */
 static int
 run(int n, int check)
 {
-	PGresult *res = NULL;
-	int i;
+	static struct abuf arr[NPARAM];
+	const char *p[NPARAM];
+	PGresult *res;
+	int i, k;
 
 	if (check && (n = unlocked(n)) == -1)
 		return -1;
 	if (n > 0) {
-		if (check)
-			res = result(db, batch, n);
-		else
-			res = overlap(n);
+		for (k = 0; k < NPARAM; k++) {
+			for (i = 0; i < n; i++)
+				arradd(&arr[k], batch[i]->p[k]);
+			p[k] = arrend(&arr[k]);
+		}
+		res = PQexecPrepared(db, "apply", NPARAM, p, NULL, NULL, 0);
 		if (done(res, PGRES_TUPLES_OK) == -1)
 			return -1;
-		outcomes(PQgetvalue(res, 0, 0), batch, n);
+		outcomes(PQgetvalue(res, 0, 0), n);
 		PQclear(res);
 	}
 	if (check && command("COMMIT") == -1)
@@ -649,6 +488,8 @@ pick(struct backlog *b)
 		}
 	return n;
 }
+
+static void intake(void);
 
 /*
  * Tries again the held-up rooms whose time has come, each alone, then
@@ -714,7 +555,7 @@ sweep(void)
 	res = PQexecPrepared(db, "sweep", 5, p, NULL, NULL, 0);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		if (PQstatus(db) == CONNECTION_BAD)
-			lost(db, res);
+			lost(res);
 		log_warnx("sweep: %s", dberr(res));
 	} else if (strcmp(PQgetvalue(res, 0, 0), "0") != 0)
 		log_info("sweep: %s rooms expired or asked to close",
@@ -723,38 +564,18 @@ sweep(void)
 }
 
 static void
-prepare(PGconn *c, const char *name, const char *sql, int n)
+prepare(const char *name, const char *sql, int n)
 {
 	PGresult *res;
 
-	res = PQprepare(c, name, sql, n, NULL);
+	res = PQprepare(db, name, sql, n, NULL);
 	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-		if (PQstatus(c) == CONNECTION_BAD)
-			lost(c, res);
-		db_fail(c, res, " (schema older than version 2? run "
+		if (PQstatus(db) == CONNECTION_BAD)
+			lost(res);
+		db_fail(db, res, " (schema older than version 2? run "
 		    "helpim-initdb)");
 	}
 	PQclear(res);
-}
-
-/* A session that applies events: a room locked too long is held up. */
-static PGconn *
-session(void)
-{
-	PGconn *c;
-	PGresult *res;
-
-	c = db_open(conf.db);
-	if (PQstatus(c) != CONNECTION_OK)
-		lost(c, NULL);
-	/* a room locked longer than that is held up, the others go on */
-	res = PQexec(c, "SET lock_timeout = '200ms'");
-	if (PQresultStatus(res) != PGRES_COMMAND_OK)
-		lost(c, res);
-	PQclear(res);
-	prepare(c, "apply", "SELECT helpim.apply_events($1, $2, $3, $4, $5, "
-	    "$6)", NPARAM);
-	return c;
 }
 
 /*
@@ -766,26 +587,18 @@ session(void)
 static void
 declare(void)
 {
-	const char *p[2] = { conf.instance, NULL };
-	PGresult *res, *res2;
+	const char *p[1] = { conf.instance };
+	PGresult *res;
 
 	res = PQexecParams(db, "SELECT set_config('helpim.instance', $1, "
 	    "false), set_config('helpim.epoch', coalesce((SELECT epoch::text "
 	    "FROM helpim.instances WHERE instance = $1), ''), false)", 1, NULL,
 	    p, NULL, NULL, 0);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
-		lost(db, res);
-	/* the same epoch in both sessions, whatever a lease does meanwhile */
-	p[1] = PQgetvalue(res, 0, 1);
-	res2 = PQexecParams(db2, "SELECT set_config('helpim.instance', $1, "
-	    "false), set_config('helpim.epoch', $2, false)", 2, NULL, p, NULL,
-	    NULL, 0);
-	if (PQresultStatus(res2) != PGRES_TUPLES_OK)
-		lost(db2, res2);
-	PQclear(res2);
-	if (*p[1] != '\0')
+		lost(res);
+	if (*PQgetvalue(res, 0, 1) != '\0')
 		log_debug("writing for instance '%s', epoch %s", conf.instance,
-		    p[1]);
+		    PQgetvalue(res, 0, 1));
 	PQclear(res);
 }
 
@@ -832,33 +645,26 @@ intake(void)
 static void
 await(long long at)
 {
-	PGconn *c[2] = { db, db2 };
-	struct pollfd pfd[3];
+	struct pollfd pfd[2];
 	PGnotify *nf;
 	long long ms = at - clock_ms();
-	int i;
 
 	pfd[0].fd = lr.eof ? -1 : STDIN_FILENO;
 	pfd[0].events = POLLIN;
-	/* a session that the server ends is seen at once */
-	for (i = 0; i < 2; i++) {
-		pfd[i + 1].fd = PQsocket(c[i]);
-		pfd[i + 1].events = POLLIN;
-	}
-	if (poll(pfd, 3, ms < 0 ? 0 : ms > INT_MAX ? INT_MAX : (int)ms) ==
+	pfd[1].fd = PQsocket(db);
+	pfd[1].events = POLLIN;
+	if (poll(pfd, 2, ms < 0 ? 0 : ms > INT_MAX ? INT_MAX : (int)ms) ==
 	    -1) {
 		if (errno != EINTR)
 			log_err(EXIT_TEMP, "poll");
 		return;
 	}
-	for (i = 0; i < 2; i++)
-		if (pfd[i + 1].revents != 0) {
-			if (!PQconsumeInput(c[i]) ||
-			    PQstatus(c[i]) == CONNECTION_BAD)
-				fail(c[i], NULL);
-			while ((nf = PQnotifies(c[i])) != NULL)
-				PQfreemem(nf);
-		}
+	if (pfd[1].revents != 0) {
+		if (!PQconsumeInput(db) || PQstatus(db) == CONNECTION_BAD)
+			fail(NULL);
+		while ((nf = PQnotifies(db)) != NULL)
+			PQfreemem(nf);
+	}
 }
 
 static long long
@@ -890,17 +696,25 @@ main(int argc, char *argv[])
 
 	sig_stop(onsignal);
 
-	db = session();
-	db2 = session();
-	prepare(db, "busy", "WITH ours AS (SELECT jid FROM helpim.rooms "
+	db = db_open(conf.db);
+	if (PQstatus(db) != CONNECTION_OK)
+		lost(NULL);
+	/* a room locked longer than that is held up, the others go on */
+	res = PQexec(db, "SET lock_timeout = '200ms'");
+	if (PQresultStatus(res) != PGRES_COMMAND_OK)
+		lost(res);
+	PQclear(res);
+	prepare("busy", "WITH ours AS (SELECT jid FROM helpim.rooms "
 	    "WHERE jid = ANY ($1) FOR UPDATE SKIP LOCKED) "
 	    "SELECT jid FROM helpim.rooms WHERE jid = ANY ($1) "
 	    "EXCEPT SELECT jid FROM ours", 1);
-	prepare(db, "sweep", "SELECT helpim.sweep($1, $2, $3, $4, $5)", 5);
+	prepare("apply", "SELECT helpim.apply_events($1, $2, $3, $4, $5, $6)",
+	    NPARAM);
+	prepare("sweep", "SELECT helpim.sweep($1, $2, $3, $4, $5)", 5);
 	/* no claim expires in a room not seen (a snapshot) since now */
 	res = PQexec(db, "SELECT now()::text");
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
-		lost(db, res);
+		lost(res);
 	strlcpy(since, PQgetvalue(res, 0, 0), sizeof(since));
 	PQclear(res);
 
@@ -937,7 +751,6 @@ main(int argc, char *argv[])
 			break;
 		if (quit && (stop == 0 || clock_ms() >= stop)) {
 			PQfinish(db);
-			PQfinish(db2);
 			log_errx(EXIT_TEMP, "%d event%s not applied: %d room%s "
 			    "stayed held up", nqueued, nqueued == 1 ? "" : "s",
 			    nheld, nheld == 1 ? "" : "s");
@@ -946,6 +759,5 @@ main(int argc, char *argv[])
 			await(earliest(due(), stop != 0 ? stop : LLONG_MAX));
 	}
 	PQfinish(db);
-	PQfinish(db2);
 	return 0;
 }
