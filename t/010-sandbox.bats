@@ -94,6 +94,24 @@ alive() {
 	kill $!
 }
 
+@test "session_start writes the new session's group, never the test's, when setsid is slow" {
+	local shim=$BATS_TEST_TMPDIR/bin g
+	mkdir -p "$shim"
+	# a setsid that takes its time to run, as on a loaded machine
+	printf '#!/bin/sh\nsleep 1\nexec %s "$@"\n' "$(command -v setsid)" >"$shim/setsid"
+	chmod +x "$shim/setsid"
+	PATH=$shim:$PATH session_start slow sleep 30
+	g=$(cat "$BATS_FILE_TMPDIR/slow.pgid")
+	assert_not_equal "$g" "$(ps -o pgid= -p $$ | tr -d ' ')"
+	assert_equal "$(ps -o pgid= -p "$g" | tr -d ' ')" "$g"
+	# and a group file that names the test's own is refused
+	ps -o pgid= -p $$ | tr -d ' ' >"$BATS_FILE_TMPDIR/ours.pgid"
+	run -1 kill_group KILL ours
+	assert_output --partial "not a group of its own"
+	kill_group TERM slow
+	wait_until 5 gone "$g"
+}
+
 @test "SANDBOX_STORAGE=pgsql: Prosody keeps its rooms in the sandbox's PostgreSQL" {
 	SB=$(mktemp -d /tmp/helpim-sb.XXXXXX)
 	if [ "$XMPP" = ejabberd ]; then

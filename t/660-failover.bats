@@ -23,8 +23,8 @@ teardown_file() {
 	chat_stop probe
 	for n in a b; do
 		[ -e "$BATS_FILE_TMPDIR/$n.pgid" ] || continue
-		kill -TERM -- "-$(cat "$BATS_FILE_TMPDIR/$n.pgid")" 2>/dev/null || true
-		kill -CONT -- "-$(cat "$BATS_FILE_TMPDIR/$n.pgid")" 2>/dev/null || true
+		kill_group TERM "$n" 2>/dev/null || true
+		kill_group CONT "$n" 2>/dev/null || true
 	done
 	sleep 2
 	sandbox_down
@@ -41,10 +41,7 @@ teardown() {
 
 # inst_start NAME CONF: helpim-run of that instance in a session of its own
 inst_start() {
-	HELPIM_CONF=$2 HELPIM_BACKOFF_MAX=1 setsid helpim-run \
-		2>>"$BATS_FILE_TMPDIR/$1.log" 3>&- &
-	wait_until 10 sh -c "ps -o pgid= -p $! >'$BATS_FILE_TMPDIR/$1.pgid'"
-	sed -i 's/ //g' "$BATS_FILE_TMPDIR/$1.pgid"
+	session_start "$1" env HELPIM_CONF="$2" HELPIM_BACKOFF_MAX=1 helpim-run
 }
 
 pool_of() {
@@ -86,7 +83,7 @@ room_of() {
 	chat staff "join $R2 Staff2 $PASS"
 	wait_until 10 status_is "$R2" staff_waiting
 
-	kill -9 -- "-$(cat "$BATS_FILE_TMPDIR/a.pgid")"
+	kill_group KILL a
 	SECONDS=0
 	# counted once a is dead: its refiller may publish a room up to then
 	sleep 0.5
@@ -132,7 +129,7 @@ room_of() {
 	chat staff "join $R3 Staff3 $PASS"
 	wait_until 10 status_is "$R3" staff_waiting
 
-	kill -STOP -- "-$(cat "$BATS_FILE_TMPDIR/a.pgid")"
+	kill_group STOP a
 	wait_until 15 instance_is "$R3" b
 	# while a sleeps, the room is b's: a join is b's to see (ejabberd
 	# counts a's sleeping bot against the room's maximum: the client
@@ -141,7 +138,7 @@ room_of() {
 	[ "$XMPP" = ejabberd ] || chat client "join $R3 Client3 $PASS"
 	[ "$XMPP" = ejabberd ] || wait_until 10 status_is "$R3" chatting
 	t=$(sql "SELECT now()")
-	kill -CONT -- "-$(cat "$BATS_FILE_TMPDIR/a.pgid")"
+	kill_group CONT a
 
 	# a stands down and starts again as a fresh instance with a new epoch
 	wait_until 20 grep -q "standing down" "$BATS_FILE_TMPDIR/a.log"

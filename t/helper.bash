@@ -109,6 +109,34 @@ gone() {
 	[ $# -ge 18 ] && [ "$1" = Z ] && [ "${18}" -le 1 ]
 }
 
+# session_start NAME CMD...: CMD in the background in a session of its
+# own (stderr to NAME.log), its process group in NAME.pgid.  The group is
+# written only once setsid has run: read before, it is the test's own, and
+# a signal to it would end the whole run.
+session_start() {
+	local n=$1 pid
+	shift
+	setsid "$@" 2>>"$BATS_FILE_TMPDIR/$n.log" 3>&- &
+	pid=$!
+	wait_until 10 leads_session "$pid" || return 1
+	echo "$pid" >"$BATS_FILE_TMPDIR/$n.pgid"
+}
+
+# leads_session PID: PID is a session's first process (setsid has run)
+leads_session() { [ "$(ps -o sid= -p "$1" | tr -d ' ')" = "$1" ]; }
+
+# kill_group SIG NAME: SIG to the process group in NAME.pgid, never to the
+# test's own
+kill_group() {
+	local g
+	g=$(cat "$BATS_FILE_TMPDIR/$2.pgid") || return 1
+	if [ -z "$g" ] || [ "$g" = "$(ps -o pgid= -p $$ | tr -d ' ')" ]; then
+		echo "kill_group: $2.pgid holds '$g', not a group of its own" >&2
+		return 1
+	fi
+	kill "-$1" -- "-$g"
+}
+
 # A participant: helpim-chat reading commands from a fifo.
 chat_start() {
 	local d=$BATS_FILE_TMPDIR f closes=
