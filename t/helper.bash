@@ -125,13 +125,16 @@ session_start() {
 # leads_session PID: PID is a session's first process (setsid has run)
 leads_session() { [ "$(ps -o sid= -p "$1" | tr -d ' ')" = "$1" ]; }
 
-# kill_group SIG NAME: SIG to the process group in NAME.pgid, never to the
-# test's own
+# kill_group SIG NAME: SIG to the process group in NAME.pgid while its
+# first process still leads the session that session_start made; never to
+# the test's own group
 kill_group() {
-	local g
+	local g ours
 	g=$(cat "$BATS_FILE_TMPDIR/$2.pgid") || return 1
-	if [ -z "$g" ] || [ "$g" = "$(ps -o pgid= -p $$ | tr -d ' ')" ]; then
-		echo "kill_group: $2.pgid holds '$g', not a group of its own" >&2
+	ours=$(ps -o pgid= -p $$ | tr -d ' ')
+	case $g in '' | *[!0-9]* | 0 | 1) g=x ;; esac
+	if [ -z "$ours" ] || [ "$g" = "$ours" ] || ! leads_session "$g"; then
+		echo "kill_group: $2.pgid holds no session of its own" >&2
 		return 1
 	fi
 	kill "-$1" -- "-$g"
