@@ -95,19 +95,25 @@ alive() {
 }
 
 @test "session_start writes the new session's group, never the test's, when setsid is slow" {
-	local shim=$BATS_TEST_TMPDIR/bin g
+	local shim=$BATS_TEST_TMPDIR/bin g t o f
 	mkdir -p "$shim"
 	# a setsid that takes its time to run, as on a loaded machine
 	printf '#!/bin/sh\nsleep 1\nexec %s "$@"\n' "$(command -v setsid)" >"$shim/setsid"
 	chmod +x "$shim/setsid"
 	PATH=$shim:$PATH session_start slow sleep 30
-	g=$(cat "$BATS_FILE_TMPDIR/slow.pgid")
+	read -r g t <"$BATS_FILE_TMPDIR/slow.pgid"
 	assert_not_equal "$g" "$(ps -o pgid= -p $$ | tr -d ' ')"
 	assert_equal "$(ps -o pgid= -p "$g" | tr -d ' ')" "$g"
-	# and a group file that names the test's own is refused
-	ps -o pgid= -p $$ | tr -d ' ' >"$BATS_FILE_TMPDIR/ours.pgid"
-	run -1 kill_group 0 ours
-	assert_output --partial "no session of its own"
+	# refused: the test's own group; the group of another process that
+	# took the number (another start time); no number
+	o=$(ps -o pgid= -p $$ | tr -d ' ')
+	echo "$o $(starttime "$o")" >"$BATS_FILE_TMPDIR/ours.pgid"
+	echo "$g $((t + 1))" >"$BATS_FILE_TMPDIR/other.pgid"
+	echo "x $t" >"$BATS_FILE_TMPDIR/bad.pgid"
+	for f in ours other bad; do
+		run -1 kill_group 0 "$f"
+		assert_output "kill_group: $f.pgid holds no session of its own"
+	done
 	kill_group TERM slow
 	wait_until 5 gone "$g"
 }

@@ -110,30 +110,47 @@ gone() {
 }
 
 # session_start NAME CMD...: CMD in the background in a session of its
-# own (stderr to NAME.log), its process group in NAME.pgid.  The group is
-# written only once setsid has run: read before, it is the test's own, and
-# a signal to it would end the whole run.
+# own (stderr to NAME.log); in NAME.pgid, its process group and the start
+# time of its first process.  Written only once setsid has run: read
+# before, the group is the test's own, and a signal to it would end the
+# whole run.
 session_start() {
 	local n=$1 pid
 	shift
+	rm -f "$BATS_FILE_TMPDIR/$n.pgid"
 	setsid "$@" 2>>"$BATS_FILE_TMPDIR/$n.log" 3>&- &
 	pid=$!
-	wait_until 10 leads_session "$pid" || return 1
-	echo "$pid" >"$BATS_FILE_TMPDIR/$n.pgid"
+	if ! wait_until 10 leads_session "$pid"; then
+		[ "$(ps -o ppid= -p "$pid" | tr -d ' ')" != "$BASHPID" ] ||
+			kill -KILL "$pid"
+		return 1
+	fi
+	echo "$pid $(starttime "$pid")" >"$BATS_FILE_TMPDIR/$n.pgid"
 }
 
 # leads_session PID: PID is a session's first process (setsid has run)
 leads_session() { [ "$(ps -o sid= -p "$1" | tr -d ' ')" = "$1" ]; }
 
-# kill_group SIG NAME: SIG to the process group in NAME.pgid while its
-# first process still leads the session that session_start made; never to
-# the test's own group
+# starttime PID: when PID started, in clock ticks since the boot: a pid
+# taken again by another process has another
+starttime() {
+	local st
+	st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null) || return 1
+	# shellcheck disable=SC2086 # the fields, one word each
+	set -- $st
+	echo "${20}"
+}
+
+# kill_group SIG NAME: SIG to the process group in NAME.pgid while the
+# process that session_start started still leads it; never to the test's
+# own group
 kill_group() {
-	local g ours
-	g=$(cat "$BATS_FILE_TMPDIR/$2.pgid") || return 1
+	local g t ours
+	read -r g t <"$BATS_FILE_TMPDIR/$2.pgid" || return 1
 	ours=$(ps -o pgid= -p $$ | tr -d ' ')
-	case $g in '' | *[!0-9]* | 0 | 1) g=x ;; esac
-	if [ -z "$ours" ] || [ "$g" = "$ours" ] || ! leads_session "$g"; then
+	case $g in '' | *[!0-9]* | 0 | 1) g='' ;; esac
+	if [ -z "$g" ] || [ -z "$ours" ] || [ "$g" = "$ours" ] ||
+		[ "$(starttime "$g")" != "$t" ] || ! leads_session "$g"; then
 		echo "kill_group: $2.pgid holds no session of its own" >&2
 		return 1
 	fi
