@@ -14,6 +14,9 @@ teardown_file() {
 	sandbox_down
 }
 
+# bench ARGS...: t/bench/run -Q, stopped if it runs past 10 minutes
+bench() { timeout -k 60 600 "$top/t/bench/run" -Q "$@"; }
+
 @test "flood: creates and configures rooms without the database" {
 	run -0 "$top/t/bench/flood" -N 5
 	assert_output 5
@@ -38,28 +41,27 @@ teardown_file() {
 }
 
 @test "run -Q fill: helpim-mkrooms as a share of the flood run beside it" {
-	run -0 timeout -k 60 600 "$top/t/bench/run" -Q -o "$BATS_FILE_TMPDIR/F.md" fill
+	run -0 bench -o "$BATS_FILE_TMPDIR/F.md" fill
 	assert_line --regexp '^\| pool fill, 20 rooms, Prosody SQLite \| helpim-mkrooms \(default: -J 128, the form fetched once\) \| [0-9]+ rooms/s; [0-9]+ % of the flood \(the median; each round against its own flood: [0-9]+\) \| >= 90 % \| (yes|no) \|$'
 	assert_line --regexp '^\| pool fill, 20 rooms, Prosody SQLite \| helpim-mkrooms -J 1 .* [0-9]+ % of the flood '
 	assert_line --regexp '^\| pool fill, 20 rooms, Prosody SQLite \| raw flood with .*disco#info.* \| [0-9]+ rooms/s; [0-9]+ % of the flood .*; Prosody CPU [0-9.]+ s \|'
 }
 
 @test "run -Q status: the status writer against pgbench, every event applied" {
-	run -0 timeout -k 60 600 "$top/t/bench/run" -Q -o "$BATS_FILE_TMPDIR/B.md" status
+	run -0 bench -o "$BATS_FILE_TMPDIR/B.md" status
 	assert_line --regexp '^\| status writer, 2000 events, fsync on \| helpim-setstatus \| [0-9]+ events/s, 2000 of 2000 applied \| all applied \| yes \|$'
 	assert_file_contains "$BATS_FILE_TMPDIR/B.md" '^## Machine$'
 }
 
 @test "run -Q routing: the queue through helpim-setstatus, every client served once" {
-	run -0 timeout -k 60 600 "$top/t/bench/run" -Q -o "$BATS_FILE_TMPDIR/R.md" routing
+	run -0 bench -o "$BATS_FILE_TMPDIR/R.md" routing
 	assert_line --regexp '^\| routing, 100 clients, 10 staff members, chats of 100 ms on average, fsync on \| enqueue_client, 10 connections \(pgbench\), the median of 3 rounds \| [0-9]+/s \([0-9 ]+\) '
 	assert_line --regexp "^\\| routing, 100 clients, 10 staff members, chats of 100 ms on average, fsync on \\| the queue: a staff member's join to the assigned notification \\| p50 [0-9.]+ ms, p99 [0-9.]+ ms, max [0-9.]+ ms \\(100\\); .*; 100 of 100 clients served \\|"
 	assert_line --regexp "^\\| routing, 100 clients, 10 staff members, chats of 100 ms on average, fsync on \\| the same, its two parts: .* \\| p50 [0-9.]+ ms, p99 [0-9.]+ ms, max [0-9.]+ ms \\(100\\); p50 [0-9.]+ ms"
 }
 
 @test "run -Q capacity: the CPU per chat of each part of the bot, the old bot beside" {
-	BENCH_RATES=4 BENCH_BOT_BEFORE=$top run -0 timeout -k 60 600 "$top/t/bench/run" -Q \
-		-o "$BATS_FILE_TMPDIR/C.md" capacity
+	BENCH_RATES=4 BENCH_BOT_BEFORE=$top run -0 bench -o "$BATS_FILE_TMPDIR/C.md" capacity
 	assert_line --regexp '^\| capacity, Prosody SQLite \(chats of 1 s, 3 s a step, the bot of '"$top"'\) \| CPU per chat at 4 chats/s'
 	assert_line --regexp '^\| capacity, Prosody SQLite \(chats of 1 s, 3 s a step\) \| CPU per chat at 4 chats/s.* the bot \(all of helpim-run\) [0-9.]+ ms = [0-9.]+ % of Prosody \(helpim-watch, helpim-setstatus, helpim-rooms [0-9.]+ ms.*, the rest [0-9.]+ ms: helpim-run'
 }
