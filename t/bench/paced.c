@@ -8,10 +8,11 @@
  * bench-only trigger (t/bench/setup.sql) that carries its event's time at
  * the watcher (at) and at the database (recorded_at).  Prints "steady"
  * when the warm-up ends, then one line of counts and milliseconds over the
- * presences sent after it.
+ * presences sent after it, and the CPU seconds it used itself (cpu).
  */
 
 #include <sys/tree.h>
+#include <sys/resource.h>
 
 #include <err.h>
 #include <errno.h>
@@ -351,6 +352,7 @@ report(void)
 	double *e2e, *srv, *bot, from = t0 + warm, to = t0 + secs;
 	size_t n = 0, nd = 0, lost = 0;
 	struct pres *p;
+	struct rusage ru;
 	int i, k, nsteady = 0;
 
 	if ((e2e = calloc(NPRES * nchat + 1, sizeof(*e2e))) == NULL ||
@@ -375,8 +377,12 @@ report(void)
 			bot[nd++] = p->rec - p->at;
 		}
 	}
+	if (getrusage(RUSAGE_SELF, &ru) == -1)
+		err(EXIT_TEMP, "getrusage");
 	printf("chats %d steady %d samples %zu lost %zu empty %ld late %ld "
-	    "foreign %ld", nchat, nsteady, n, lost, empty, late, foreign);
+	    "foreign %ld cpu %.2f", nchat, nsteady, n, lost, empty, late,
+	    foreign, ru.ru_utime.tv_sec + ru.ru_stime.tv_sec +
+	    (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6);
 	dist("e2e", e2e, n);
 	dist("server", srv, nd);
 	dist("bot", bot, nd);
