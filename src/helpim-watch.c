@@ -128,7 +128,6 @@ step(struct room *r, enum input in, const char *arg)
 static struct conf conf;
 static xmpp_ctx_t *ctx;
 static xmpp_conn_t *conn;
-static long long next_due;
 static long long started;	/* ms since the epoch: the older one stays */
 static long long settle;	/* joining from then on */
 static int online, dropped, authfail, in_eof, leaving;
@@ -149,17 +148,9 @@ onsignal(int sig)
 }
 
 static void
-set_timer(long long *t, long long due)
-{
-	*t = due;
-	if (due != 0 && (next_due == 0 || due < next_due))
-		next_due = due;
-}
-
-static void
 set_due(struct room *r, long long due)
 {
-	set_timer(&r->due, due);
+	room_timer(r, &r->due, due);
 }
 
 /* After a temporary error: 1 s, doubling up to a minute. */
@@ -508,7 +499,7 @@ occupant_presence(struct room *r, xmpp_stanza_t *st, xmpp_stanza_t *x,
 	}
 	occ_add(r, nick, realjid, 0);
 	room_name(r, nick, conf.max_chatters);
-	r->due = 0;
+	set_due(r, 0);
 	emit("join", r, room_chatters(r), 2, nick, jidhash(realjid));
 }
 
@@ -520,7 +511,7 @@ joined(struct room *r, const char *nick)
 	int i;
 
 	freesecret(&r->pass);
-	r->due = 0;
+	set_due(r, 0);
 	r->backoff = 0;
 	r->waits = 0;
 	/* the server may have changed our nick (210) */
@@ -631,7 +622,7 @@ close_room(struct room *r, const char *reason)
 	int i;
 
 	keep_reason(r, reason);
-	r->due = 0;
+	set_due(r, 0);
 	for (i = 0; i < r->nocc; i++)
 		kick(r, r->occ[i].nick, reason);
 	destroy(r, reason);
@@ -663,7 +654,7 @@ rekey_later(struct room *r, const char *condition)
 	r->rekey = REKEY_WAIT;
 	log_warnx("%s: cannot set the new password for now (%s); trying again",
 	    r->jid, condition);
-	set_timer(&r->retry, backoff(r));
+	room_timer(r, &r->retry, backoff(r));
 }
 
 /* The room stays out of the claims: safe, and said. */
@@ -936,28 +927,27 @@ feed(char *line, unsigned long lineno)
 	explicit_bzero(line, len);
 }
 
+/*
+ * The timers that came, the room that wakes first first (in a room, its
+ * retry before its due).  A step may set a timer, end one, or delete its
+ * room: the first room is looked up again each time.
+ */
 static void
 fire_due(void)
 {
-	long long now = clock_ms(), next = 0;
-	struct room *r, *tmp;
+	long long now = clock_ms();
+	struct room *r;
 
-	RB_FOREACH_SAFE(r, rooms, &rooms, tmp) {
+	while ((r = RB_MIN(timers, &timers)) != NULL && r->wake <= now) {
 		if (r->retry != 0 && r->retry <= now) {
-			r->retry = 0;
+			room_timer(r, &r->retry, 0);
 			if (r->rekey == REKEY_WAIT)
 				step(r, REKEY, NULL);
-		}
-		if (r->retry != 0 && (next == 0 || r->retry < next))
-			next = r->retry;
-		if (r->due != 0 && r->due <= now) {
-			r->due = 0;
+		} else {
+			set_due(r, 0);
 			step(r, DUE, NULL);
 		}
-		if (r->due != 0 && (next == 0 || r->due < next))
-			next = r->due;
 	}
-	next_due = next;
 }
 
 static void
@@ -1054,9 +1044,9 @@ poll_timeout(void)
 		return 5;	/* libstrophe logs in on its own queue */
 	/* with TLS, decrypted bytes may wait where poll cannot see them */
 	max = conf.tls == TLS_OFF ? POLL_MAX : 20;
-	if (next_due == 0)
+	if ((t = room_wake()) == 0)
 		return max;
-	t = next_due - clock_ms();
+	t -= clock_ms();
 	return t < 0 ? 0 : t > max ? max : (int)t;
 }
 
@@ -1146,8 +1136,7 @@ main(int argc, char *argv[])
 			while ((line = lread_next(&lr)) != NULL)
 				feed(line, lr.lineno);
 		xmpp_run_once(ctx, 0);
-		if (next_due != 0 && clock_ms() >= next_due)
-			fire_due();
+		fire_due();
 	}
 	if (authfail && !online)
 		log_errx(EXIT_PERM, "%s: login refused: wrong password "

@@ -10,8 +10,10 @@
 #include "watch-room.h"
 
 struct rooms rooms = RB_INITIALIZER(&rooms);
+struct timers timers = RB_INITIALIZER(&timers);
 
 RB_GENERATE(rooms, room, entry, roomcmp)
+RB_GENERATE(timers, room, tentry, wakecmp)
 
 void *
 xcalloc(size_t n, size_t size)
@@ -49,6 +51,43 @@ roomcmp(const struct room *a, const struct room *b)
 	return strcmp(a->jid, b->jid);
 }
 
+/* By time, then by room: two rooms may wake in the same millisecond. */
+int
+wakecmp(const struct room *a, const struct room *b)
+{
+	if (a->wake != b->wake)
+		return a->wake < b->wake ? -1 : 1;
+	return strcmp(a->jid, b->jid);
+}
+
+/*
+ * Sets timer *t of room r (its due or its retry) to at, 0 for none, and
+ * files the room under the earlier of the two: finding what is due is
+ * then one look at the first room, not a walk through thousands.
+ */
+void
+room_timer(struct room *r, long long *t, long long at)
+{
+	if (*t == at)
+		return;
+	*t = at;
+	if (r->wake != 0)
+		RB_REMOVE(timers, &timers, r);
+	r->wake = r->due == 0 ? r->retry : r->retry == 0 ? r->due :
+	    r->due < r->retry ? r->due : r->retry;
+	if (r->wake != 0)
+		RB_INSERT(timers, &timers, r);
+}
+
+/* When the first room wakes, 0 if none has a timer. */
+long long
+room_wake(void)
+{
+	struct room *r = RB_MIN(timers, &timers);
+
+	return r != NULL ? r->wake : 0;
+}
+
 struct room *
 room_find(const char *jid)
 {
@@ -80,6 +119,8 @@ room_del(struct room *r)
 	int i;
 
 	RB_REMOVE(rooms, &rooms, r);
+	if (r->wake != 0)
+		RB_REMOVE(timers, &timers, r);
 	for (i = 0; i < r->nocc; i++) {
 		free(r->occ[i].nick);
 		free(r->occ[i].realjid);

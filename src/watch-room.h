@@ -18,6 +18,7 @@ struct occ {
 /* Small on purpose: there may be thousands. */
 struct room {
 	RB_ENTRY(room)	 entry;
+	RB_ENTRY(room)	 tentry;	/* in timers while wake is set */
 	const char	*jid;		/* bare, lower case: the key; stored
 					   after the room */
 	char		*pass;		/* until joined */
@@ -29,6 +30,7 @@ struct room {
 	long long	 due;		/* IN: destroy if empty then; JOINING:
 					   join again; CLOSING: destroy again */
 	long long	 retry;		/* IN: send the new password again */
+	long long	 wake;		/* the earlier of due and retry set */
 	unsigned int	 backoff;	/* ms: after a temporary error */
 	unsigned short	 nocc;
 	unsigned char	 state;		/* helpim-watch's enum state */
@@ -43,6 +45,15 @@ int		 roomcmp(const struct room *, const struct room *);
 RB_HEAD(rooms, room);
 RB_PROTOTYPE(rooms, room, entry, roomcmp)
 extern struct rooms rooms;
+
+/* The rooms with a timer set, the first to wake first. */
+int		 wakecmp(const struct room *, const struct room *);
+RB_HEAD(timers, room);
+RB_PROTOTYPE(timers, room, tentry, wakecmp)
+extern struct timers timers;
+
+void		 room_timer(struct room *, long long *, long long);
+long long	 room_wake(void);
 
 struct room	*room_find(const char *);
 struct room	*room_add(const char *);
