@@ -31,6 +31,51 @@ alive() {
 	rm -rf "$SB"
 }
 
+@test "the server's ports lie outside the range of outgoing connections" {
+	# random numbers that the old choice took to ports in that range:
+	# 15000, 15001, ...
+	mkdir "$BATS_TEST_TMPDIR/bin"
+	echo 15000 >"$BATS_TEST_TMPDIR/n"
+	cat >"$BATS_TEST_TMPDIR/bin/od" <<-SH
+	#!/bin/sh
+	if [ "\$*" = "-An -N2 -tu2 /dev/urandom" ]; then
+		n=\$(cat "$BATS_TEST_TMPDIR/n")
+		echo \$((n + 1)) >"$BATS_TEST_TMPDIR/n"
+		echo " \$n"
+		exit
+	fi
+	exec /usr/bin/od "\$@"
+	SH
+	chmod +x "$BATS_TEST_TMPDIR/bin/od"
+	read -r lo hi </proc/sys/net/ipv4/ip_local_port_range
+	SB=$(mktemp -d /tmp/helpim-sb.XXXXXX)
+	PATH=$BATS_TEST_TMPDIR/bin:$PATH run -0 helpim-sandbox start "$SB"
+	. "$SB/env"
+	helpim-sandbox stop "$SB"
+	rm -rf "$SB"
+	for p in "$XMPP_PORT" ${ERL_DIST:+"${ERL_DIST##* }"}; do
+		[ "$p" -lt "$lo" ] || [ "$p" -gt "$hi" ] ||
+			fail "port $p: in $lo to $hi"
+	done
+}
+
+@test "a start whose XMPP server fails leaves no database running" {
+	# where the servers' unprivileged user finds them too
+	bin=$(mktemp -d /tmp/helpim-bin.XXXXXX)
+	chmod 755 "$bin"
+	for t in prosodyctl erl; do
+		printf '#!/bin/sh\nexit 1\n' >"$bin/$t"
+		chmod 755 "$bin/$t"
+	done
+	SB=$(mktemp -d /tmp/helpim-sb.XXXXXX)
+	PATH=$bin:$PATH run -111 helpim-sandbox start "$SB"
+	rm -rf "$bin"
+	run -0 alive "$SB"
+	helpim-sandbox stop "$SB"
+	rm -rf "$SB"
+	assert_output ""
+}
+
 @test "as root the servers run as an unprivileged user" {
 	SB=$(mktemp -d /tmp/helpim-sb.XXXXXX)
 	helpim-sandbox start "$SB"
