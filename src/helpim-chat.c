@@ -30,7 +30,9 @@ struct room {
 	LIST_ENTRY(room) entry;
 	char	*jid;
 	char	*nick;
-	int	 in;		/* self-presence seen */
+	int	 in;		/* in the room: a stay has begun, not ended */
+	int	 stays;		/* joins sent whose stays have not ended */
+	int	 leaves;	/* leaves sent, not yet answered */
 };
 
 static LIST_HEAD(, room) rooms = LIST_HEAD_INITIALIZER(rooms);
@@ -78,6 +80,22 @@ room_free(struct room *r)
 	free(r);
 }
 
+/*
+ * A room answers a participant's presences in the order they were sent, so
+ * commands written at once may be answered long after: the answers to one
+ * stay can come after the next join is sent.  A room is forgotten when the
+ * last stay asked for has ended: left, or its join refused.
+ */
+static void
+stay_end(struct room *r)
+{
+	r->in = 0;
+	if (r->leaves > 0)
+		r->leaves--;
+	if (--r->stays <= 0)
+		room_free(r);
+}
+
 static void
 presence_to(const char *to, const char *type, xmpp_stanza_t *child)
 {
@@ -107,6 +125,15 @@ presence_in(struct room *r, const char *nick, const char *type,
 	free(to);
 }
 
+/* A leave; the room ignores one from a participant who will not be in it. */
+static void
+leave(struct room *r)
+{
+	if (r->stays > r->leaves)
+		r->leaves++;
+	presence_in(r, r->nick, "unavailable", NULL);
+}
+
 static int
 on_presence(xmpp_conn_t *c, xmpp_stanza_t *st, void *arg)
 {
@@ -128,8 +155,9 @@ on_presence(xmpp_conn_t *c, xmpp_stanza_t *st, void *arg)
 	type = xmpp_stanza_get_type(st);
 	if (type != NULL && strcmp(type, "error") == 0) {
 		printf("error %s %s\n", room, st_condition(st));
-		if (r != NULL && !r->in && strcmp(r->nick, nick) == 0)
-			room_free(r);
+		/* out of the room, an error answers the first join pending */
+		if (r != NULL && !r->in && r->stays > 0)
+			stay_end(r);
 		return 1;
 	}
 	if ((x = xmpp_stanza_get_child_by_name_and_ns(st, "x",
@@ -167,9 +195,7 @@ on_presence(xmpp_conn_t *c, xmpp_stanza_t *st, void *arg)
 			printf("banned %s\n", room);
 		else
 			printf("left %s\n", room);
-		/* unless it ends an earlier stay, and a new join is pending */
-		if (r->in || strcmp(r->nick, nick) == 0)
-			room_free(r);
+		stay_end(r);
 		return 1;
 	}
 	if (!r->in) {
@@ -180,7 +206,7 @@ on_presence(xmpp_conn_t *c, xmpp_stanza_t *st, void *arg)
 		printf("joined %s %s\n", room, nick);
 		/* a join answered after the quit */
 		if (quitting)
-			presence_in(r, r->nick, "unavailable", NULL);
+			leave(r);
 	} else if (strcmp(r->nick, nick) != 0) {
 		free(r->nick);
 		if ((r->nick = strdup(nick)) == NULL)
@@ -329,11 +355,13 @@ join(char *jid, const char *nick, const char *password)
 			log_err(EXIT_TEMP, "calloc");
 		LIST_INSERT_HEAD(&rooms, r, entry);
 	}
-	free(r->nick);
-	if ((r->nick = strdup(nick)) == NULL)
-		log_err(EXIT_TEMP, "strdup");
-	/* a join after a leave not yet answered: this one is pending */
-	r->in = 0;
+	/* the room takes it as a change of nick if it will still be in */
+	if (r->stays == r->leaves) {
+		r->stays++;
+		free(r->nick);
+		if ((r->nick = strdup(nick)) == NULL)
+			log_err(EXIT_TEMP, "strdup");
+	}
 	x = st_tag(ctx, "x", NS_MUC);
 	if (password != NULL)
 		st_add_text(ctx, x, "password", password);
@@ -347,7 +375,7 @@ leave_all(void)
 
 	LIST_FOREACH(r, &rooms, entry)
 		if (r->in)
-			presence_in(r, r->nick, "unavailable", NULL);
+			leave(r);
 }
 
 /*
@@ -479,7 +507,7 @@ command(char *line, unsigned long lineno)
 		say(r, argv[0]);
 		break;
 	case LEAVE:
-		presence_in(r, r->nick, "unavailable", NULL);
+		leave(r);
 		break;
 	case NICK:
 		presence_in(r, argv[0], NULL, NULL);

@@ -161,12 +161,12 @@ last() {
 	chat s "join $jid stayer $pw"
 	chat_wait s "^joined $jid stayer"
 	chat_start fl
-	for i in $(seq 40); do
-		chat fl "join $jid flood$i $pw"
-		chat fl "nick $jid flood$i-x"
-		chat fl "leave $jid"
-	done
-	chat fl "join $jid last $pw"
+	# all at once: the client sends each join before the answers to
+	# the stay before it come back
+	chat fl "$(for i in $(seq 40); do
+		printf 'join %s flood%d %s\nnick %s flood%d-x\nleave %s\n' \
+		    "$jid" "$i" "$pw" "$jid" "$i" "$jid"
+	done; printf 'join %s last %s' "$jid" "$pw")"
 	chat_wait fl "^joined $jid last" 30
 	count_is "$jid" 2
 	# a leave and a join sent quickly may reach the room as a nick change:

@@ -96,6 +96,32 @@ err() {
 	chat_stop eve
 }
 
+@test "joins and leaves written at once: each stay is shown, the last one stays" {
+	local r=$R1 p=$P1
+	chat_start cora
+	# one write: each join goes out before the stay before it is answered
+	chat cora "$(printf 'join %s c%d %s\nleave %s\n' \
+	    "$r" 1 "$p" "$r" "$r" 2 "$p" "$r")
+join $r c3 $p"
+	chat_wait cora "^joined $r c3\$"
+	run -0 grep -E '^(joined|left) ' "$BATS_FILE_TMPDIR/cora.out"
+	assert_output "joined $r c1
+left $r
+joined $r c2
+left $r
+joined $r c3"
+	# a join while in, with no leave before it: a new nick
+	chat cora "join $r c4 $p"
+	chat_wait cora "^nick $r c4\$"
+	# still in the room: leave without ROOM takes it
+	chat cora leave
+	wait_until 10 test "$(grep -c "^left $r\$" \
+	    "$BATS_FILE_TMPDIR/cora.out")" -eq 3
+	run -0 err cora
+	assert_output ''
+	chat_stop cora
+}
+
 @test "quit: the rooms answer the leave before the participant goes offline" {
 	chat_start finn
 	enter finn "$R1" "$P1"
