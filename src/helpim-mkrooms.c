@@ -702,36 +702,75 @@ no_form(struct slot *s, const char *why)
 
 /* Configure: submit the form, and once more if it was refused. */
 
+/*
+ * The form's fields but the password, as XML: the same for every room of
+ * the run, written once for the fields the server offered.  Their values
+ * are digits and words that need no escaping.  *secret: the password is
+ * offered too.
+ */
+static const char *
+form_fixed(int *secret)
+{
+	static char *text;
+	static unsigned have, pw;
+	const char *val;
+	char num[16];
+	size_t len;
+	unsigned i;
+	FILE *f;
+
+	if (text == NULL || have != formhave) {
+		free(text);
+		if ((f = open_memstream(&text, &len)) == NULL)
+			log_err(EXIT_TEMP, "open_memstream");
+		have = formhave;
+		pw = 0;
+		fputs("<field var='FORM_TYPE'><value>"
+		    "http://jabber.org/protocol/muc#roomconfig</value></field>",
+		    f);
+		for (i = 0; i < NFIELDS; i++) {
+			if ((have & (1U << i)) == 0)
+				continue;
+			if ((val = fields[i].val) == NULL) {
+				pw = 1;
+				continue;
+			}
+			if (strcmp(val, "history") == 0 ||
+			    strcmp(val, "maxusers") == 0) {
+				snprintf(num, sizeof(num), "%d", *val == 'h' ?
+				    conf.history_length : conf.max_chatters + 1);
+				val = num;
+			}
+			fprintf(f, "<field var='%s'><value>%s</value></field>",
+			    fields[i].var, val);
+		}
+		if (ferror(f) | fclose(f))
+			log_err(EXIT_TEMP, "open_memstream");
+	}
+	*secret = pw;
+	return text;
+}
+
 /* Submit the form; the disco#info query goes right behind it. */
 static void
 configure(struct slot *s, const char *unused)
 {
-	xmpp_stanza_t *iq, *q, *x;
-	char hist[16], maxu[16];
-	const char *val;
-	unsigned i;
+	const char *fixed;
+	char *iq;
+	int n, secret;
 
 	(void)unused;
-	snprintf(hist, sizeof(hist), "%d", conf.history_length);
-	snprintf(maxu, sizeof(maxu), "%d", conf.max_chatters + 1);
-	iq = st_iq_query(ctx, "set", slot_id(s, 'f'), slot_jid(s, 0),
-	    NS_MUC_OWNER, &q);
-	x = st_add(q, st_tag(ctx, "x", NS_DATA));
-	xmpp_stanza_set_type(x, "submit");
-	st_add_field(ctx, x, "FORM_TYPE",
-	    "http://jabber.org/protocol/muc#roomconfig");
-	for (i = 0; i < NFIELDS; i++) {
-		if ((formhave & (1U << i)) == 0)
-			continue;
-		if ((val = fields[i].val) == NULL)
-			val = s->pw;
-		else if (strcmp(val, "history") == 0)
-			val = hist;
-		else if (strcmp(val, "maxusers") == 0)
-			val = maxu;
-		st_add_field(ctx, x, fields[i].var, val);
-	}
-	st_send(conn, iq);
+	fixed = form_fixed(&secret);
+	if ((n = asprintf(&iq, "<iq type='set' id='%s' to='%s'>"
+	    "<query xmlns='%s'><x xmlns='%s' type='submit'>%s%s%s%s"
+	    "</x></query></iq>", slot_id(s, 'f'), slot_jid(s, 0), NS_MUC_OWNER,
+	    NS_DATA, fixed,
+	    secret ? "<field var='muc#roomconfig_roomsecret'><value>" : "",
+	    secret ? s->pw : "", secret ? "</value></field>" : "")) == -1)
+		log_err(EXIT_TEMP, "asprintf");
+	xmpp_send_raw(conn, iq, n);
+	explicit_bzero(iq, n);
+	free(iq);
 	st_send(conn, st_iq_query(ctx, "get", slot_id(s, 'i'), slot_jid(s, 0),
 	    NS_INFO, NULL));
 }

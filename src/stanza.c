@@ -207,18 +207,6 @@ st_iq_query(xmpp_ctx_t *ctx, const char *type, const char *id,
 	return iq;
 }
 
-/* <field var='var'><value>value</value></field> into a data form. */
-void
-st_add_field(xmpp_ctx_t *ctx, xmpp_stanza_t *x, const char *var,
-    const char *value)
-{
-	xmpp_stanza_t *f;
-
-	f = st_add(x, st_tag(ctx, "field", NULL));
-	xmpp_stanza_set_attribute(f, "var", var);
-	st_add_text(ctx, f, "value", value);
-}
-
 /* A MUC join without history; to is room@service/nick. */
 xmpp_stanza_t *
 st_join(xmpp_ctx_t *ctx, const char *to, const char *password)

@@ -15,8 +15,6 @@ void		 st_add_text(xmpp_ctx_t *, xmpp_stanza_t *, const char *,
 		    const char *);
 xmpp_stanza_t	*st_iq_query(xmpp_ctx_t *, const char *, const char *,
 		    const char *, const char *, xmpp_stanza_t **);
-void		 st_add_field(xmpp_ctx_t *, xmpp_stanza_t *, const char *,
-		    const char *);
 xmpp_stanza_t	*st_join(xmpp_ctx_t *, const char *, const char *);
 void		 st_send(xmpp_conn_t *, xmpp_stanza_t *);
 int		 st_on_sockopt(xmpp_conn_t *, void *);
