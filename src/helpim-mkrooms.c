@@ -1411,7 +1411,9 @@ refill_loop(int jobs)
 		pfd[0].events = POLLIN;
 		if (xmpp_conn_send_queue_len(conn) > 0)
 			pfd[0].events |= POLLOUT;
-		pfd[1].fd = PQsocket(db);
+		/* with a refill due within GATHER_MS, what the database says
+		 * can wait for it: no wakeup for each change of a burst */
+		pfd[1].fd = next > t + GATHER_MS ? PQsocket(db) : -1;
 		pfd[1].events = POLLIN;
 		if (poll(pfd, 2, next > t ? next - t : 0) == -1 &&
 		    errno != EINTR)
