@@ -31,8 +31,9 @@ struct room {
 	char	*jid;
 	char	*nick;
 	int	 in;		/* in the room: a stay has begun, not ended */
-	int	 stays;		/* joins sent whose stays have not ended */
+	int	 stays;		/* joins that begin a stay, not ended */
 	int	 leaves;	/* leaves sent, not yet answered */
+	int	 again;		/* joins sent while one was unanswered */
 };
 
 static LIST_HEAD(, room) rooms = LIST_HEAD_INITIALIZER(rooms);
@@ -155,9 +156,14 @@ on_presence(xmpp_conn_t *c, xmpp_stanza_t *st, void *arg)
 	type = xmpp_stanza_get_type(st);
 	if (type != NULL && strcmp(type, "error") == 0) {
 		printf("error %s %s\n", room, st_condition(st));
-		/* out of the room, an error answers the first join pending */
-		if (r != NULL && !r->in && r->stays > 0)
-			stay_end(r);
+		/* out of the room, an error answers the first join pending;
+		 * a join sent after it is a join, not a change of nick */
+		if (r != NULL && !r->in && r->stays > 0) {
+			if (r->again > 0)
+				r->again--;
+			else
+				stay_end(r);
+		}
 		return 1;
 	}
 	if ((x = xmpp_stanza_get_child_by_name_and_ns(st, "x",
@@ -200,6 +206,7 @@ on_presence(xmpp_conn_t *c, xmpp_stanza_t *st, void *arg)
 	}
 	if (!r->in) {
 		r->in = 1;
+		r->again = 0;
 		free(r->nick);
 		if ((r->nick = strdup(nick)) == NULL)
 			log_err(EXIT_TEMP, "strdup");
@@ -358,10 +365,14 @@ join(char *jid, const char *nick, const char *password)
 	/* the room takes it as a change of nick if it will still be in */
 	if (r->stays == r->leaves) {
 		r->stays++;
-		free(r->nick);
-		if ((r->nick = strdup(nick)) == NULL)
-			log_err(EXIT_TEMP, "strdup");
-	}
+		/* a stay still on keeps its nick until it ends */
+		if (!r->in) {
+			free(r->nick);
+			if ((r->nick = strdup(nick)) == NULL)
+				log_err(EXIT_TEMP, "strdup");
+		}
+	} else if (!r->in)
+		r->again++;
 	x = st_tag(ctx, "x", NS_MUC);
 	if (password != NULL)
 		st_add_text(ctx, x, "password", password);

@@ -122,6 +122,22 @@ joined $r c3"
 	chat_stop cora
 }
 
+@test "a refused join and a join behind it, written at once: the second gets in" {
+	chat_start dan
+	chat dan "join $R1 d1 wrong-$P1
+join $R1 d2 $P1"
+	chat_wait dan "^joined $R1 d2\$"
+	run -0 grep -E "^(error|joined) " "$BATS_FILE_TMPDIR/dan.out"
+	assert_output "error $R1 not-authorized
+joined $R1 d2"
+	# the room is known: leave without ROOM takes it
+	chat dan leave
+	chat_wait dan "^left $R1\$"
+	run -0 err dan
+	assert_output ''
+	chat_stop dan
+}
+
 @test "quit: the rooms answer the leave before the participant goes offline" {
 	chat_start finn
 	enter finn "$R1" "$P1"
