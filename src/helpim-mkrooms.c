@@ -1394,11 +1394,16 @@ refill_loop(int jobs)
 	for (;;) {
 		t = clock_ms();
 		if (t >= next) {
+			/* the changes so far are this refill's to count */
+			if (PQconsumeInput(db))
+				while ((nf = PQnotifies(db)) != NULL)
+					PQfreemem(nf);
 			next = t + conf.refill_interval;
 			if ((rc = refill(jobs, &target)) == -1)
 				return target;
 			if (rc == 0)
 				next = t + LOCKED_MS;
+			t = clock_ms();
 		}
 		if (gotsig)
 			return target;
