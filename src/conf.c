@@ -312,6 +312,10 @@ check(struct conf *c, const char *path, const char *seen, int flags)
 		log_errorx("%s: 'max_chatters' must be at least 1", path);
 		return -1;
 	}
+	if (c->refill_interval < 1000) {
+		log_errorx("%s: 'refill_interval' must be at least 1s", path);
+		return -1;
+	}
 	if (c->pool_size > c->max_rooms) {
 		log_errorx("%s: 'pool_size' exceeds 'max_rooms'", path);
 		return -1;

@@ -175,6 +175,18 @@ helpim"
 	assert_output "helpim-conf: error: $C: 'pool_size' exceeds 'max_rooms'"
 }
 
+@test "refill_interval below 1s is refused: the refiller would never rest" {
+	for v in 0 500ms 999ms; do
+		setup
+		conf "refill_interval = $v"
+		run -100 helpim-conf -n -f "$C"
+		assert_output "helpim-conf: error: $C: 'refill_interval' must be at least 1s"
+	done
+	setup
+	conf "refill_interval = 1s"
+	run -0 helpim-conf -n -f "$C"
+}
+
 @test "the password is never printed" {
 	run -100 helpim-conf -f "$C" password
 	refute_output --partial s3cret
