@@ -751,26 +751,43 @@ form_fixed(int *secret)
 	return text;
 }
 
-/* Submit the form; the disco#info query goes right behind it. */
+/*
+ * Submit the form; the disco#info query goes right behind it.  The
+ * password is copied in, never formatted: printf's buffers, grown and
+ * moved, would leave copies of it in freed memory.
+ */
 static void
 configure(struct slot *s, const char *unused)
 {
-	const char *fixed;
-	char *iq;
+	const char *fixed, *tail;
+	char *head, *iq;
+	size_t len, pwlen, taillen;
 	int n, secret;
 
 	(void)unused;
 	fixed = form_fixed(&secret);
-	if ((n = asprintf(&iq, "<iq type='set' id='%s' to='%s'>"
-	    "<query xmlns='%s'><x xmlns='%s' type='submit'>%s%s%s%s"
-	    "</x></query></iq>", slot_id(s, 'f'), slot_jid(s, 0), NS_MUC_OWNER,
-	    NS_DATA, fixed,
-	    secret ? "<field var='muc#roomconfig_roomsecret'><value>" : "",
-	    secret ? s->pw : "", secret ? "</value></field>" : "")) == -1)
+	if ((n = asprintf(&head, "<iq type='set' id='%s' to='%s'>"
+	    "<query xmlns='%s'><x xmlns='%s' type='submit'>%s%s",
+	    slot_id(s, 'f'), slot_jid(s, 0), NS_MUC_OWNER, NS_DATA, fixed,
+	    secret ? "<field var='muc#roomconfig_roomsecret'><value>" : "")) ==
+	    -1)
 		log_err(EXIT_TEMP, "asprintf");
-	xmpp_send_raw(conn, iq, n);
-	explicit_bzero(iq, n);
+	tail = secret ? "</value></field></x></query></iq>" :
+	    "</x></query></iq>";
+	pwlen = secret ? strlen(s->pw) : 0;
+	taillen = strlen(tail);
+	len = n + pwlen + taillen;
+	/* libstrophe logs what it sends as a string: NUL-terminated */
+	if ((iq = malloc(len + 1)) == NULL)
+		log_err(EXIT_TEMP, NULL);
+	memcpy(iq, head, n);
+	memcpy(iq + n, s->pw, pwlen);
+	memcpy(iq + n + pwlen, tail, taillen);
+	iq[len] = '\0';
+	xmpp_send_raw(conn, iq, len);
+	explicit_bzero(iq, len);
 	free(iq);
+	free(head);
 	st_send(conn, st_iq_query(ctx, "get", slot_id(s, 'i'), slot_jid(s, 0),
 	    NS_INFO, NULL));
 }
