@@ -42,7 +42,7 @@ bench() { timeout -k 60 600 "$top/t/bench/run" -Q "$@"; }
 
 @test "run -Q fill: helpim-mkrooms as a share of the flood run beside it" {
 	run -0 bench -o "$BATS_FILE_TMPDIR/F.md" fill
-	assert_line --regexp '^\| pool fill, 20 rooms, Prosody SQLite \| helpim-mkrooms \(default: -J 128, the form fetched once\) \| [0-9]+ rooms/s; [0-9]+ % of the flood \(the median; each round against its own flood: [0-9]+\) \| >= 90 % \| (yes|no) \|$'
+	assert_line --regexp '^\| pool fill, 20 rooms, Prosody SQLite \| helpim-mkrooms \(default: -J 128, the form fetched once\) \| [0-9]+ rooms/s; [0-9]+ % of the flood \(the median; each round against its own: [0-9]+\); [0-9]+ % of flood -i, the flood with the check \(the median; each round against its own: [0-9]+\) \| >= 90 % \| (yes|no) \|$'
 	assert_line --regexp '^\| pool fill, 20 rooms, Prosody SQLite \| helpim-mkrooms -J 1 .* [0-9]+ % of the flood '
 	assert_line --regexp '^\| pool fill, 20 rooms, Prosody SQLite \| raw flood with .*disco#info.* \| [0-9]+ rooms/s; [0-9]+ % of the flood .*; Prosody CPU [0-9.]+ s \|'
 }
