@@ -147,6 +147,10 @@ lint:
 	@shellcheck -s sh $(SCRIPTS)
 	@shellcheck -s bash t/run t/helper.bash
 
+# The check of stanza.c's xmpp_stanza_to_text against the library's.
+t/totext: t/totext.c src/stanza.o src/clock.o src/conf.o src/line.o src/log.o $(HDRS)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ t/totext.c src/stanza.o src/clock.o src/conf.o src/line.o src/log.o $(XMPP_LIBS) $(BSD_LIBS)
+
 # Benchmarks (t/bench/run, BENCHMARKS.md): minutes, never part of check.
 BENCHTOOLS = t/bench/flood t/bench/paced t/bench/staff
 t/bench/flood: t/bench/flood.c src/conf.o src/log.o $(HDRS)
@@ -227,7 +231,7 @@ $(FUZZERS:%=t/fuzz/build/%): t/fuzz/build/%: t/fuzz/%.c src/line.c src/conf.c sr
 		-o $@ $< src/line.c src/conf.c src/log.c $(BSD_LIBS)
 
 clean:
-	rm -f $(PROGS) $(BENCHTOOLS) src/*.o .deps.log
+	rm -f $(PROGS) $(BENCHTOOLS) t/totext src/*.o .deps.log
 	rm -rf t/fuzz/build build
 
 .PHONY: check-asan check-valgrind

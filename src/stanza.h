@@ -19,6 +19,7 @@ xmpp_stanza_t	*st_join(xmpp_ctx_t *, const char *, const char *);
 void		 st_send(xmpp_conn_t *, xmpp_stanza_t *);
 int		 st_on_sockopt(xmpp_conn_t *, void *);
 int		 st_login_refused(const char *);
+xmpp_ctx_t	*st_ctx_new(const xmpp_log_t *);
 struct conf;
 xmpp_conn_t	*st_connect(xmpp_ctx_t **, const xmpp_log_t *, struct conf *,
 		    const char *, const char *, xmpp_conn_handler);
