@@ -203,13 +203,15 @@ uninstall:
 	rm -f $(DESTDIR)$(UNITDIR)/helpim.service
 	rm -rf $(DESTDIR)$(SHAREDIR)
 
-# libFuzzer harnesses of the three parsers, FUZZ_SECONDS each, one at a
-# time; new inputs go to t/fuzz/build, the kept seeds stay as they are.
+# libFuzzer harnesses of the three parsers and of stanza.c's text against
+# libstrophe's, FUZZ_SECONDS each, one at a time; new inputs go to
+# t/fuzz/build, the kept seeds stay as they are.
 FUZZ_SECONDS	?= 60
 FUZZ_CC		?= clang
 FUZZ_FLAGS	= -g -O1 -fsanitize=fuzzer,address,undefined \
 		  -fno-sanitize-recover=all -fno-omit-frame-pointer
-FUZZERS		= feed event conf
+FUZZERS		= feed event conf text
+LINEFUZZERS	= feed event conf
 
 fuzz: fuzz-deps $(FUZZERS:%=t/fuzz/build/%)
 	@for f in $(FUZZERS); do \
@@ -225,10 +227,14 @@ fuzz: fuzz-deps $(FUZZERS:%=t/fuzz/build/%)
 			t/fuzz/build/$$f.log; \
 	done
 
-$(FUZZERS:%=t/fuzz/build/%): t/fuzz/build/%: t/fuzz/%.c src/line.c src/conf.c src/log.c $(HDRS)
+$(LINEFUZZERS:%=t/fuzz/build/%): t/fuzz/build/%: t/fuzz/%.c src/line.c src/conf.c src/log.c $(HDRS)
 	@mkdir -p t/fuzz/build
 	$(FUZZ_CC) $(FUZZ_FLAGS) -std=c11 -D_GNU_SOURCE $(BSD_CFLAGS) \
 		-o $@ $< src/line.c src/conf.c src/log.c $(BSD_LIBS)
+t/fuzz/build/text: t/fuzz/text.c src/stanza.c src/line.c src/conf.c src/log.c $(HDRS)
+	@mkdir -p t/fuzz/build
+	$(FUZZ_CC) $(FUZZ_FLAGS) -std=c11 -D_GNU_SOURCE $(BSD_CFLAGS) $(XMPP_CFLAGS) \
+		-o $@ $< src/stanza.c src/line.c src/conf.c src/log.c $(XMPP_LIBS) $(BSD_LIBS)
 
 clean:
 	rm -f $(PROGS) $(BENCHTOOLS) t/totext src/*.o .deps.log

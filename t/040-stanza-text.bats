@@ -57,3 +57,14 @@ same 465
 same 393
 same 5407"
 }
+
+@test "the text fuzzer's kept inputs: the library's text, or unparsed" {
+	local f
+	for f in "$top"/t/fuzz/corpus-text/*; do
+		tr '\n' ' ' <"$f"
+		echo
+	done >"$BATS_TEST_TMPDIR/in"
+	run -0 "$top/t/totext" <"$BATS_TEST_TMPDIR/in"
+	refute_output --partial differs
+	assert_line --index 0 --regexp '^(same [0-9]+|unparsed)$'
+}
