@@ -1255,7 +1255,7 @@ xmpp_down(void)
 			xmpp_run_once(ctx, 50);
 	}
 	xmpp_conn_release(conn);
-	xmpp_ctx_free(ctx);
+	st_ctx_free(ctx);
 	xmpp_shutdown();
 }
 

@@ -80,9 +80,12 @@ const xmpp_mem_t st_mem = { st_alloc, st_free, st_realloc, NULL };
  * stanzas of the context st_ctx_new made (whose memory it knows); the
  * library's own serves every other context, and would serve all of them
  * should a build of the library bind the call inside itself.  t/040 holds
- * the two texts equal.
+ * the two texts equal.  A stanza is taken for one without a parent, as
+ * every caller in the library and here passes it: the library would
+ * compare a child's xmlns with its parent's, which no call can read.
  */
 static xmpp_ctx_t *st_ctx;	/* the context made by st_ctx_new */
+unsigned long st_text_lib;	/* stanzas the library's own wrote */
 
 /* The text in the making: grown by doubling, in st_mem's blocks. */
 struct text {
@@ -99,12 +102,13 @@ put(struct text *t, const char *s, size_t k)
 
 	if (t->bad)
 		return;
+	if (k >= (size_t)INT_MAX - t->n) {	/* the library's bound */
+		t->bad = 1;
+		return;
+	}
 	if (k >= t->size - t->n) {	/* and a byte for the NUL */
 		for (size = t->size * 2; k >= size - t->n; size *= 2)
-			if (size > INT_MAX) {
-				t->bad = 1;
-				return;
-			}
+			;
 		if ((d = st_alloc(size, NULL)) == NULL) {
 			t->bad = 1;
 			return;
@@ -203,6 +207,8 @@ xmpp_stanza_to_text(xmpp_stanza_t *st, char **buf, size_t *buflen)
 	static int (*lib)(xmpp_stanza_t *, char **, size_t *);
 	struct text t = { NULL, 0, 1024, 0 };
 
+	*buf = NULL;	/* on an error, as the library's */
+	*buflen = 0;
 	if (st_ctx == NULL || xmpp_stanza_get_context(st) != st_ctx)
 		goto theirs;
 	if ((t.d = st_alloc(t.size, NULL)) == NULL)
@@ -224,6 +230,7 @@ theirs:
 	if (lib == NULL && (*(void **)&lib = dlsym(RTLD_NEXT,
 	    "xmpp_stanza_to_text")) == NULL)
 		return XMPP_EMEM;
+	st_text_lib++;
 	return lib(st, buf, buflen);
 }
 
@@ -268,6 +275,15 @@ st_ctx_new(const xmpp_log_t *logger)
 {
 	xmpp_initialize();
 	return st_ctx = xmpp_ctx_new(&st_mem, logger);
+}
+
+/* Frees it: a context made later at the same address may not be ours. */
+void
+st_ctx_free(xmpp_ctx_t *ctx)
+{
+	if (ctx == st_ctx)
+		st_ctx = NULL;
+	xmpp_ctx_free(ctx);
 }
 
 /*
