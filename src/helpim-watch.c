@@ -130,7 +130,7 @@ static xmpp_ctx_t *ctx;
 static xmpp_conn_t *conn;
 static long long started;	/* ms since the epoch: the older one stays */
 static long long settle;	/* joining from then on */
-static int online, dropped, authfail, in_eof, leaving;
+static int online, dropped, droperr, authfail, in_eof, leaving;
 static volatile sig_atomic_t sigquit;
 
 static __dead void
@@ -960,13 +960,22 @@ on_log(void *arg, xmpp_log_level_t level, const char *area, const char *msg)
 		log_warnx("xmpp %s: %s", area, msg);
 }
 
+static xmpp_log_t logger = { on_log, NULL };
+
 static void
 on_conn(xmpp_conn_t *c, xmpp_conn_event_t ev, int error,
     xmpp_stream_error_t *se, void *arg)
 {
-	(void)error, (void)arg;
+	(void)arg;
 	if (ev == XMPP_CONN_CONNECT) {
 		online = 1;
+		/*
+		 * From here on libstrophe would format every stanza, a
+		 * room's chat and passwords among them, for a debug line in
+		 * a buffer on the stack; the end of the connection is told
+		 * by the exit, with its error.
+		 */
+		logger.handler = NULL;
 		/* logged in: the password is needed no more (st_mem clears) */
 		xmpp_conn_set_pass(c, "");
 		log_info("online as %s", xmpp_conn_get_bound_jid(c));
@@ -979,6 +988,7 @@ on_conn(xmpp_conn_t *c, xmpp_conn_event_t ev, int error,
 	if (se != NULL)
 		log_warnx("stream error%s%s", se->text != NULL ? ": " : "",
 		    se->text != NULL ? se->text : "");
+	droperr = error;
 	dropped = 1;
 }
 
@@ -1009,7 +1019,6 @@ shutdown_xmpp(void)
 static void
 connect_xmpp(void)
 {
-	static xmpp_log_t logger = { on_log, NULL };
 	char tag[16];
 
 	/*
@@ -1142,7 +1151,9 @@ main(int argc, char *argv[])
 		log_errx(EXIT_PERM, "%s: login refused: wrong password "
 		    "(or no such account)", conf.jid);
 	if (online)
-		log_errx(EXIT_TEMP, "connection to the XMPP server lost");
+		log_errx(EXIT_TEMP, "connection to the XMPP server lost%s%s",
+		    droperr != 0 ? ": " : "", droperr != 0 ?
+		    strerror(droperr) : "");
 	log_errx(EXIT_TEMP, "cannot reach the XMPP server %s port %d",
 	    conf.server[0] != '\0' ? conf.server : conf.jid, conf.port);
 }
